@@ -1,3 +1,256 @@
+//! PyO3 binding of `numa_hpe_core`: thin wrappers, conversions and error mapping only.
+#![deny(unsafe_code)]
+
+use std::sync::Mutex;
+
+use numa_hpe_core::bitmap::Bitmap;
+use numa_hpe_core::error::HpeError;
+use numa_hpe_core::firmware::Firmware;
+use numa_hpe_core::machine::{KernelConfig, Machine, PatchsetVersion};
+use numa_hpe_core::parse;
+use numa_hpe_core::vfs::Kind;
+use numpy::{IntoPyArray, PyArray1, PyArray2};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+/// Core errors become `OSError(errno, message)`.
+struct PyHpeErr(HpeError);
+
+impl From<HpeError> for PyHpeErr {
+    fn from(e: HpeError) -> Self {
+        PyHpeErr(e)
+    }
+}
+
+impl From<PyHpeErr> for PyErr {
+    fn from(e: PyHpeErr) -> PyErr {
+        PyOSError::new_err((e.0.errno.code(), e.0.msg))
+    }
+}
+
+type PyResultH<T> = Result<T, PyHpeErr>;
+
+fn bytes_of(data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(s) = data.extract::<String>() {
+        return Ok(s.into_bytes());
+    }
+    if let Ok(b) = data.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    Err(PyValueError::new_err("data must be str or bytes"))
+}
+
+/// One emulated machine (see `numa_hpe.Machine` for the documented Python API).
+#[pyclass(frozen, module = "numa_hpe._core", name = "Machine")]
+struct PyMachine {
+    inner: Mutex<Machine>,
+}
+
+impl PyMachine {
+    fn with<T>(&self, f: impl FnOnce(&mut Machine) -> T) -> PyResult<T> {
+        let mut g = self.inner.lock().map_err(|_| PyRuntimeError::new_err("machine lock poisoned"))?;
+        Ok(f(&mut g))
+    }
+}
+
+#[pymethods]
+impl PyMachine {
+    /// Boot a machine from firmware facts (JSON, FORMAT.md `firmware`) and a command line.
+    #[new]
+    #[pyo3(signature = (firmware_json, cmdline = "", kernel_config = "numa_hpe", patchset_version = None))]
+    fn new(
+        py: Python<'_>,
+        firmware_json: &str,
+        cmdline: &str,
+        kernel_config: &str,
+        patchset_version: Option<&str>,
+    ) -> PyResult<Self> {
+        let config = match kernel_config {
+            "oracle" => KernelConfig::Oracle,
+            "numa_hpe" => KernelConfig::NumaHpe,
+            other => return Err(PyValueError::new_err(format!("unknown kernel_config {other:?}"))),
+        };
+        let version = match patchset_version {
+            None => None,
+            Some(v) => Some(
+                PatchsetVersion::parse(v)
+                    .ok_or_else(|| PyValueError::new_err(format!("unknown patchset_version {v:?}")))?,
+            ),
+        };
+        let m = py
+            .detach(|| -> Result<Machine, HpeError> {
+                let fw = Firmware::from_json(firmware_json)?;
+                let mut m = Machine::boot(fw, cmdline, config)?;
+                if let Some(v) = version {
+                    m.set_patchset_version(v);
+                }
+                Ok(m)
+            })
+            .map_err(|e| PyValueError::new_err(e.msg))?;
+        Ok(PyMachine { inner: Mutex::new(m) })
+    }
+
+    /// Read a whole file.
+    fn read(&self, py: Python<'_>, path: &str) -> PyResult<String> {
+        Ok(py.detach(|| self.with(|m| m.read(path)))?.map_err(PyHpeErr)?)
+    }
+
+    /// Write to a file (open + one write); returns the byte count.
+    fn write(&self, py: Python<'_>, path: &str, data: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let data = bytes_of(data)?;
+        Ok(py.detach(|| self.with(|m| m.write(path, &data)))?.map_err(PyHpeErr)?)
+    }
+
+    /// Directory entries, sorted.
+    fn listdir(&self, path: &str) -> PyResult<Vec<String>> {
+        Ok(self.with(|m| m.list_dir(path))?.map_err(PyHpeErr)?)
+    }
+
+    /// Target of a symlink.
+    fn readlink(&self, path: &str) -> PyResult<String> {
+        Ok(self.with(|m| m.readlink(path))?.map_err(PyHpeErr)?)
+    }
+
+    /// `"dir"`, `"file"`, `"link"` or None.
+    fn stat(&self, path: &str) -> PyResult<Option<&'static str>> {
+        self.with(|m| {
+            m.stat(path).map(|k| match k {
+                Kind::Dir => "dir",
+                Kind::File(..) => "file",
+                Kind::Link(_) => "link",
+            })
+        })
+    }
+
+    /// `(files, links, unreadable)` of the whole tree below `root`.
+    #[pyo3(signature = (root = "/"))]
+    fn snapshot<'py>(&self, py: Python<'py>, root: &str) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>, Bound<'py, PyList>)> {
+        let snap = py.detach(|| self.with(|m| m.snapshot(root)))?;
+        let files = PyDict::new(py);
+        for (k, v) in snap.files {
+            files.set_item(k, v)?;
+        }
+        let links = PyDict::new(py);
+        for (k, v) in snap.links {
+            links.set_item(k, v)?;
+        }
+        Ok((files, links, PyList::new(py, snap.unreadable)?))
+    }
+
+    /// The kernel log lines (no timestamps).
+    fn dmesg(&self) -> PyResult<Vec<String>> {
+        self.with(|m| m.dmesg.clone())
+    }
+
+    /// ACPI memory device insert; returns the node the memory landed on.
+    #[pyo3(signature = (start, size, pxm = None))]
+    fn firmware_add_memory(&self, start: u64, size: u64, pxm: Option<u32>) -> PyResult<u32> {
+        Ok(self.with(|m| m.firmware_add_memory(pxm, start, size))?.map_err(PyHpeErr)?)
+    }
+
+    /// ACPI memory eject (EBUSY when a block cannot be offlined).
+    fn firmware_remove_memory(&self, start: u64, size: u64) -> PyResult<()> {
+        Ok(self.with(|m| m.firmware_remove_memory(start, size))?.map_err(PyHpeErr)?)
+    }
+
+    /// ACPI processor insert; returns the logical CPU id.
+    #[pyo3(signature = (apic_id, pxm = None))]
+    fn firmware_add_cpu(&self, apic_id: u32, pxm: Option<u32>) -> PyResult<usize> {
+        Ok(self.with(|m| m.firmware_add_cpu(apic_id, pxm))?.map_err(PyHpeErr)?)
+    }
+
+    /// ACPI processor eject.
+    fn firmware_remove_cpu(&self, apic_id: u32) -> PyResult<()> {
+        Ok(self.with(|m| m.firmware_remove_cpu(apic_id))?.map_err(PyHpeErr)?)
+    }
+
+    /// node_distance over all possible node ids (nr_node_ids x nr_node_ids, uint8).
+    fn distance_matrix<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<u8>>> {
+        let (n, v) = self.with(|m| {
+            let n = m.nr_node_ids;
+            let mut v = Vec::with_capacity(n * n);
+            for a in 0..n {
+                for b in 0..n {
+                    v.push(m.node_distance(a, b).min(255) as u8);
+                }
+            }
+            (n, v)
+        })?;
+        let arr = numpy::ndarray::Array2::from_shape_vec((n, n), v)
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        Ok(arr.into_pyarray(py))
+    }
+
+    /// A named mask (`cpu_possible`, `cpu_present`, `cpu_online`, `node_possible`,
+    /// `node_online`, `node_memory`, `node_normal_memory`, `node_cpu`) as uint64 words.
+    fn mask<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyArray1<u64>>> {
+        let words = self.with(|m| -> Option<Vec<u64>> {
+            let b: &Bitmap = match name {
+                "cpu_possible" => &m.cpus.possible,
+                "cpu_present" => &m.cpus.present,
+                "cpu_online" => &m.cpus.online,
+                "node_possible" => &m.nodes.possible,
+                "node_online" => &m.nodes.online,
+                "node_memory" => &m.nodes.memory,
+                "node_normal_memory" => &m.nodes.normal_memory,
+                "node_cpu" => &m.nodes.cpu,
+                _ => return None,
+            };
+            Some(b.words().to_vec())
+        })?;
+        let words = words.ok_or_else(|| PyValueError::new_err(format!("unknown mask {name:?}")))?;
+        Ok(words.into_pyarray(py))
+    }
+}
+
+/// `memparse(s)` -> (value, bytes consumed).
+#[pyfunction]
+fn memparse(s: &[u8]) -> (u64, usize) {
+    parse::memparse(s)
+}
+
+/// `simple_strtoull(s, &end, 0)` -> (value, bytes consumed).
+#[pyfunction]
+fn simple_strtoull(s: &[u8]) -> (u64, usize) {
+    parse::simple_strtoull(s)
+}
+
+/// `kstrtoull(s, 0)`; OSError(EINVAL/ERANGE) on failure.
+#[pyfunction]
+fn kstrtoull(s: &[u8]) -> PyResultH<u64> {
+    Ok(parse::kstrtoull(s)?)
+}
+
+/// `kstrtobool(s)`; OSError(EINVAL) on failure.
+#[pyfunction]
+fn kstrtobool(s: &[u8]) -> PyResultH<bool> {
+    Ok(parse::kstrtobool(s)?)
+}
+
+/// `%*pbl` of the given bits in an `nbits` bitmap.
+#[pyfunction]
+fn format_cpulist(bits: Vec<usize>, nbits: usize) -> String {
+    Bitmap::from_bits(nbits, bits).format_list()
+}
+
+/// `%*pb` of the given bits in an `nbits` bitmap.
+#[pyfunction]
+fn format_cpumask(bits: Vec<usize>, nbits: usize) -> String {
+    Bitmap::from_bits(nbits, bits).format_mask()
+}
+
+/// `bitmap_parselist`: the set bits of a list string.
+#[pyfunction]
+fn parse_cpulist(s: &str, nbits: usize) -> PyResultH<Vec<usize>> {
+    Ok(Bitmap::parse_list(s, nbits)?.iter().collect())
+}
+
 #[pymodule]
-mod _core {}
+mod _core {
+    #[pymodule_export]
+    use super::{
+        format_cpulist, format_cpumask, kstrtobool, kstrtoull, memparse, parse_cpulist,
+        simple_strtoull, PyMachine,
+    };
+}

@@ -1,0 +1,352 @@
+//! One emulated machine: boots from firmware facts and a command line (init/main.c
+//! `start_kernel` order for the parts that matter here) and owns all state.
+
+use std::collections::BTreeMap;
+
+use crate::bitmap::Bitmap;
+use crate::cmdline::{BootParams, OnlineType};
+use crate::cpu::CpuState;
+use crate::cpu_topology::{CpuIds, LogicalMaps, SiblingMaps};
+use crate::e820::{e820_boot, reserve_ram_buffer_lines, E820Table};
+use crate::error::Result;
+use crate::firmware::{Firmware, MAX_NUMNODES, NR_CPUS};
+use crate::free_area_init::{free_area_init, MemRange};
+use crate::memory_block::{probe_memory_block_size, MemoryBlock};
+use crate::node::NodeStates;
+use crate::numa_init::{numa_init, NumaInit};
+use crate::reserve::boot_reserved;
+use crate::sched_domain::SchedDomains;
+use crate::zone::{Pgdat, ZoneType, ZONES};
+
+/// Which kernel is emulated: the oracle's distribution kernel, or that kernel plus the 2010
+/// patchset's interfaces (a Kconfig choice, like the patchset itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelConfig {
+    /// Debian 6.1 without the patchset and without CONFIG_ARCH_MEMORY_PROBE.
+    Oracle,
+    /// The same kernel plus the patchset (`mem_hotplug/*`, `cpu/probe`, `cpu/release`,
+    /// `memory/probe`, `numa=possible=`, `cpu_hpe=`).
+    NumaHpe,
+}
+
+/// Patchset version whose interface paths are emulated (patchset.md §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PatchsetVersion {
+    V3,
+    V5,
+    V6,
+    V7,
+    V8,
+    V9,
+    V10,
+}
+
+impl PatchsetVersion {
+    /// Parse `v3` .. `v10`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "v3" => Self::V3,
+            "v5" => Self::V5,
+            "v6" => Self::V6,
+            "v7" => Self::V7,
+            "v8" => Self::V8,
+            "v9" => Self::V9,
+            "v10" => Self::V10,
+            _ => return None,
+        })
+    }
+}
+
+/// An ACPI memory device (pc-dimm) the firmware inserted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcpiMemDevice {
+    pub start: u64,
+    pub size: u64,
+    pub nid: u32,
+    /// Instance number in `PNP0C80:NN`.
+    pub instance: u32,
+}
+
+/// The emulated machine.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    pub config: KernelConfig,
+    pub patchset: PatchsetVersion,
+    pub fw: Firmware,
+    pub params: BootParams,
+    pub e820: E820Table,
+    pub max_mem_size: Option<u64>,
+    pub max_pfn: u64,
+    /// memblock.memory: boot and hot-added present memory, sorted, with nodes.
+    pub mem: Vec<MemRange>,
+    pub numa: NumaInit,
+    pub nodes: NodeStates,
+    pub nr_node_ids: usize,
+    /// Allocated pgdats (online nodes and hot-add-initialised ones).
+    pub pgdat: BTreeMap<u32, Pgdat>,
+    pub block_size: u64,
+    pub blocks: BTreeMap<u64, MemoryBlock>,
+    pub auto_online: OnlineType,
+    pub policy_zone: ZoneType,
+    pub cpus: CpuState,
+    pub sched: SchedDomains,
+    pub dmesg: Vec<String>,
+    /// Hot-added `System RAM` resources `[start, end)`.
+    pub hotplug_resources: Vec<(u64, u64)>,
+    pub acpi_mem_devices: Vec<AcpiMemDevice>,
+    /// Next PNP0C80 instance number.
+    pub next_acpi_instance: u32,
+    /// Nodes with a patchset `mem_hotplug/nodeN/` debugfs directory.
+    pub mem_hotplug_nodes: Bitmap,
+    /// Patchset v1-v3 hidden nodes (N_HIDDEN) and their hidden ranges `[start, end)`.
+    pub hidden: Bitmap,
+    pub hidden_ranges: BTreeMap<u32, (u64, u64)>,
+}
+
+/// Pages per 128 MiB section.
+pub const PAGES_PER_SECTION: u64 = crate::free_area_init::PAGES_PER_SECTION;
+
+impl Machine {
+    /// Boot `fw` with `cmdline` under `config`.
+    pub fn boot(fw: Firmware, cmdline: &str, config: KernelConfig) -> Result<Machine> {
+        fw.validate()?;
+        let mut params = BootParams::parse(cmdline);
+        if config == KernelConfig::Oracle {
+            // Patchset-only parameters are unknown to this kernel.
+            params.numa_possible = 0;
+            params.cpu_hpe = false;
+            params.numa_hide = None;
+        }
+        let mut dmesg = Vec::new();
+        let e = e820_boot(&fw.e820, &params, &mut dmesg);
+        dmesg.append(&mut params.dmesg.clone());
+        let ram: Vec<(u64, u64)> = e.table.ram_ranges();
+        let max_pfn = ram.iter().map(|&(_, end)| end >> 12).max().unwrap_or(0);
+        let numa = numa_init(&fw, &params, &ram, max_pfn, &mut dmesg);
+        let mem = memblock_ranges(&ram, &numa);
+        let mut nodes = NodeStates::new(MAX_NUMNODES as usize);
+        nodes.possible = numa.possible.clone();
+        for r in &mem {
+            nodes.online.set(r.nid as usize);
+        }
+        let nr_node_ids = nodes.possible.last().map_or(1, |n| n + 1);
+        let online_mem = nodes.online.clone();
+        let layout = free_area_init(&mem, max_pfn, &params, &online_mem, &nodes.possible, &mut dmesg);
+        let mut pgdat: BTreeMap<u32, Pgdat> = layout.pgdat.into_iter().collect();
+        for (&nid, pg) in &pgdat {
+            if pg.present_pages() > 0 {
+                nodes.memory.set(nid as usize);
+            }
+            if pg.has_normal_memory() {
+                nodes.normal_memory.set(nid as usize);
+            }
+        }
+        let block_size = probe_memory_block_size(max_pfn << 12);
+        let reserved = boot_reserved(&mem, &pgdat, max_pfn, block_size);
+        for (nid, pg) in &mut pgdat {
+            for z in ZONES {
+                let r = reserved.zone_reserved(*nid, z);
+                let zone = pg.zone_mut(z);
+                zone.managed = zone.present.saturating_sub(r);
+            }
+        }
+        let mut m = Machine {
+            config,
+            patchset: PatchsetVersion::V9,
+            params,
+            e820: e.table,
+            max_mem_size: e.max_mem_size,
+            max_pfn,
+            mem,
+            numa,
+            nodes,
+            nr_node_ids,
+            pgdat,
+            block_size,
+            blocks: BTreeMap::new(),
+            auto_online: OnlineType::Offline,
+            policy_zone: ZoneType::Dma,
+            cpus: CpuState {
+                nr_cpu_ids: 1,
+                possible: Bitmap::new(1),
+                present: Bitmap::new(1),
+                online: Bitmap::new(1),
+                registered: Bitmap::new(1),
+                slot: Vec::new(),
+                ids: Vec::new(),
+                node: Vec::new(),
+                siblings: SiblingMaps::default(),
+                logical: LogicalMaps::default(),
+                total_cpus: 1,
+                setup_max_cpus: None,
+                need_hotplug_init: Bitmap::new(1),
+            },
+            sched: SchedDomains::default(),
+            dmesg,
+            hotplug_resources: Vec::new(),
+            acpi_mem_devices: Vec::new(),
+            next_acpi_instance: 0,
+            mem_hotplug_nodes: Bitmap::new(MAX_NUMNODES as usize),
+            hidden: Bitmap::new(MAX_NUMNODES as usize),
+            hidden_ranges: BTreeMap::new(),
+            fw,
+        };
+        m.auto_online = m.params.memhp_default_state.unwrap_or(OnlineType::Offline);
+        m.mem_hotplug_nodes = m.nodes.online.clone();
+        m.prefill_possible_map();
+        m.init_cpu_to_node();
+        let line = format!(
+            "setup_percpu: NR_CPUS:{NR_CPUS} nr_cpumask_bits:{} nr_cpu_ids:{} nr_node_ids:{}",
+            m.cpus.nr_cpu_ids, m.cpus.nr_cpu_ids, m.nr_node_ids
+        );
+        m.dmesg.push(line);
+        let boot_cpu_nodes = Bitmap::from_bits(MAX_NUMNODES as usize, [m.cpus.node[0] as usize]);
+        m.build_all_zonelists(None, Some(&boot_cpu_nodes));
+        m.smp_init();
+        m.create_boot_memory_blocks(&reserved);
+        m.setup_per_zone_wmarks();
+        let lines = reserve_ram_buffer_lines(&m.e820);
+        m.dmesg.extend(lines);
+        Ok(m)
+    }
+
+    /// Emulate another patchset version's interface paths (`numa_hpe` configuration).
+    pub fn set_patchset_version(&mut self, v: PatchsetVersion) {
+        self.patchset = v;
+    }
+
+    /// `node_distance(a, b)`.
+    #[must_use]
+    pub fn node_distance(&self, a: usize, b: usize) -> u32 {
+        self.numa.distance.get(a, b)
+    }
+
+    /// Pages per memory block.
+    #[must_use]
+    pub fn block_pages(&self) -> u64 {
+        self.block_size >> 12
+    }
+
+    /// `memory_add_physaddr_to_nid`: node of the numa_meminfo block holding `addr`, else the
+    /// first block's node.
+    #[must_use]
+    pub fn memory_add_physaddr_to_nid(&self, addr: u64) -> u32 {
+        self.numa
+            .meminfo
+            .iter()
+            .find(|b| b.start <= addr && addr < b.end)
+            .or(self.numa.meminfo.first())
+            .map_or(0, |b| b.nid)
+    }
+
+    /// `x86/mm: Memory block size` and one online block per block with present memory.
+    fn create_boot_memory_blocks(&mut self, reserved: &crate::reserve::BootReserved) {
+        let bs = self.block_size;
+        self.dmesg.push(format!("x86/mm: Memory block size: {}MB", bs >> 20));
+        let bp = self.block_pages();
+        let mut ids: Vec<u64> = Vec::new();
+        for r in &self.mem {
+            let (first, last) = (r.start / bp, (r.end - 1) / bp);
+            for id in first..=last {
+                if ids.last() != Some(&id) && !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        ids.sort_unstable();
+        for id in ids {
+            let (s, e) = (id * bp, (id + 1) * bp);
+            let mut nodes: Vec<u32> = Vec::new();
+            let mut zones: Vec<(u32, ZoneType)> = Vec::new();
+            let mut present = 0;
+            for r in self.mem.iter().filter(|r| r.start < e && s < r.end) {
+                if !nodes.contains(&r.nid) {
+                    nodes.push(r.nid);
+                }
+                let (a, b) = (r.start.max(s), r.end.min(e));
+                present += b - a;
+                if let Some(pg) = self.pgdat.get(&r.nid) {
+                    for z in ZONES {
+                        let zone = pg.zone(z);
+                        if zone.present > 0 && zone.zone_start_pfn < b && a < zone.end_pfn() && !zones.contains(&(r.nid, z)) {
+                            zones.push((r.nid, z));
+                        }
+                    }
+                }
+            }
+            nodes.sort_unstable();
+            let zone = if zones.len() == 1 { Some(zones[0].1) } else { None };
+            let (res, unmovable) = reserved.block(id);
+            self.blocks.insert(
+                id,
+                MemoryBlock {
+                    id,
+                    online: true,
+                    zone,
+                    nid: nodes[0],
+                    nodes,
+                    present,
+                    reserved: res.min(present),
+                    unmovable,
+                    hotplugged: false,
+                },
+            );
+        }
+    }
+
+    /// Sorted CPU ids of node `n` that are online (`cpumask_of_node`), honouring NUMA
+    /// emulation on a UMA host (every emulated node of the same physical node lists the CPU).
+    #[must_use]
+    pub fn cpumask_of_node(&self, n: usize) -> Bitmap {
+        let mut b = Bitmap::new(self.cpus.nr_cpu_ids);
+        let emu = self.numa.emulation.as_ref();
+        for cpu in self.cpus.online.iter() {
+            let cn = self.cpus.node[cpu] as usize;
+            let hit = match emu {
+                Some(e) => {
+                    e.emu_to_phys.get(cn).copied() == e.emu_to_phys.get(n).copied()
+                        && self.nodes.online.test(n)
+                }
+                None => cn == n,
+            };
+            if hit {
+                b.set(cpu);
+            }
+        }
+        b
+    }
+}
+
+/// memblock.memory: RAM ranges in pfns, split at numa_meminfo node boundaries
+/// (`memblock_set_node`), with the SRAT hotplug flag.
+fn memblock_ranges(ram: &[(u64, u64)], numa: &NumaInit) -> Vec<MemRange> {
+    let mut out = Vec::new();
+    for &(s, e) in ram {
+        // memblock keeps whole pages only
+        let (s, e) = (s.div_ceil(4096), e >> 12);
+        if s >= e {
+            continue;
+        }
+        let mut cuts: Vec<(u64, u64, u32)> = numa
+            .meminfo
+            .iter()
+            .filter_map(|b| {
+                let (bs, be) = (b.start >> 12, b.end >> 12);
+                let (a, z) = (bs.max(s), be.min(e));
+                (a < z).then_some((a, z, b.nid))
+            })
+            .collect();
+        cuts.sort_unstable();
+        for (a, z, nid) in cuts {
+            let hotplug = numa.hotpluggable.iter().any(|&(hs, he)| hs >> 12 <= a && z <= he >> 12);
+            match out.last_mut() {
+                Some(MemRange { end, nid: n, hotplug: h, .. }) if *end == a && *n == nid && *h == hotplug => {
+                    *end = z;
+                }
+                _ => out.push(MemRange { start: a, end: z, nid, hotplug }),
+            }
+        }
+    }
+    out
+}

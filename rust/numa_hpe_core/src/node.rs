@@ -1,0 +1,86 @@
+//! NUMA node states and distances (include/linux/nodemask.h, arch/x86/mm/numa.c
+//! `node_distance` / `numa_set_distance`).
+
+use crate::bitmap::Bitmap;
+
+/// LOCAL_DISTANCE / REMOTE_DISTANCE.
+pub const LOCAL_DISTANCE: u32 = 10;
+pub const REMOTE_DISTANCE: u32 = 20;
+
+/// The node state masks (`node_states[]`), MAX_NUMNODES wide.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeStates {
+    pub possible: Bitmap,
+    pub online: Bitmap,
+    /// N_NORMAL_MEMORY (== N_HIGH_MEMORY on 64-bit).
+    pub normal_memory: Bitmap,
+    /// N_MEMORY.
+    pub memory: Bitmap,
+    /// N_CPU.
+    pub cpu: Bitmap,
+    /// N_GENERIC_INITIATOR (never set: no generic initiators are emulated).
+    pub generic_initiator: Bitmap,
+}
+
+impl NodeStates {
+    #[must_use]
+    pub fn new(max_numnodes: usize) -> Self {
+        let b = Bitmap::new(max_numnodes);
+        NodeStates {
+            possible: b.clone(),
+            online: b.clone(),
+            normal_memory: b.clone(),
+            memory: b.clone(),
+            cpu: b.clone(),
+            generic_initiator: b,
+        }
+    }
+}
+
+/// `numa_distance[]`: a cnt x cnt table; node ids beyond it are 10 local / 20 remote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DistanceTable {
+    cnt: usize,
+    table: Vec<u8>,
+}
+
+impl DistanceTable {
+    /// An empty table (no SLIT): every distance is 10 or 20.
+    #[must_use]
+    pub fn none() -> Self {
+        DistanceTable::default()
+    }
+
+    /// A cnt x cnt table filled with the defaults (`numa_alloc_distance`).
+    #[must_use]
+    pub fn alloc(cnt: usize) -> Self {
+        let mut table = vec![REMOTE_DISTANCE as u8; cnt * cnt];
+        for i in 0..cnt {
+            table[i * cnt + i] = LOCAL_DISTANCE as u8;
+        }
+        DistanceTable { cnt, table }
+    }
+
+    /// Table size (`numa_distance_cnt`).
+    #[must_use]
+    pub fn cnt(&self) -> usize {
+        self.cnt
+    }
+
+    /// `numa_set_distance`: out-of-table ids, values > 255 and a non-10 diagonal are ignored.
+    pub fn set(&mut self, from: usize, to: usize, d: u32) {
+        if from >= self.cnt || to >= self.cnt || d > 255 || (from == to && d != LOCAL_DISTANCE) {
+            return;
+        }
+        self.table[from * self.cnt + to] = d as u8;
+    }
+
+    /// `node_distance(a, b)` (`__node_distance`).
+    #[must_use]
+    pub fn get(&self, from: usize, to: usize) -> u32 {
+        if from >= self.cnt || to >= self.cnt {
+            return if from == to { LOCAL_DISTANCE } else { REMOTE_DISTANCE };
+        }
+        u32::from(self.table[from * self.cnt + to])
+    }
+}

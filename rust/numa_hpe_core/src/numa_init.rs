@@ -1,0 +1,224 @@
+//! x86 NUMA initialisation (arch/x86/mm/numa.c `numa_init`, drivers/acpi/numa/srat.c):
+//! PXM -> node numbering from SRAT, `numa_meminfo` cleanup and merge, the SLIT distance table,
+//! the dummy (UMA) fallback, `numa=fake`, and the patchset's `numa=possible=N` hook.
+
+use crate::bitmap::Bitmap;
+use crate::cmdline::BootParams;
+use crate::firmware::{Firmware, MAX_NUMNODES};
+use crate::node::DistanceTable;
+use crate::numa::MemBlk;
+use crate::numa_emulation::{numa_emulation, NumaEmulation};
+
+/// The outcome of NUMA init.
+#[derive(Clone, Debug)]
+pub struct NumaInit {
+    /// `numa_meminfo` after cleanup (and emulation).
+    pub meminfo: Vec<MemBlk>,
+    /// `numa_reserved_meminfo`: SRAT ranges with no boot RAM (e.g. the hotplug window).
+    pub reserved: Vec<MemBlk>,
+    /// PXM -> node (`pxm_to_node_map`), only PXMs seen in SRAT.
+    pub pxm_to_node: Vec<(u32, u32)>,
+    /// node_possible_map.
+    pub possible: Bitmap,
+    pub distance: DistanceTable,
+    /// Emulated layout when `numa=fake` took effect.
+    pub emulation: Option<NumaEmulation>,
+    /// Node of each firmware CPU slot (None: no SRAT entry).
+    pub cpu_node: Vec<Option<u32>>,
+    /// SRAT hotpluggable boot ranges `[start, end)` (memblock_mark_hotplug).
+    pub hotpluggable: Vec<(u64, u64)>,
+}
+
+impl NumaInit {
+    /// `pxm_to_node(pxm)`.
+    #[must_use]
+    pub fn node_of_pxm(&self, pxm: u32) -> Option<u32> {
+        self.pxm_to_node.iter().find(|&&(p, _)| p == pxm).map(|&(_, n)| n)
+    }
+}
+
+/// Run NUMA init. `ram` are the e820 RAM ranges `[start, end)`, `max_pfn` the end of RAM.
+pub fn numa_init(
+    fw: &Firmware,
+    params: &BootParams,
+    ram: &[(u64, u64)],
+    max_pfn: u64,
+    dmesg: &mut Vec<String>,
+) -> NumaInit {
+    let high = max_pfn << 12;
+    let mut pxm_to_node: Vec<(u32, u32)> = Vec::new();
+    let mut map_pxm = |pxm: u32, map: &mut Vec<(u32, u32)>| -> u32 {
+        if let Some(&(_, n)) = map.iter().find(|&&(p, _)| p == pxm) {
+            return n;
+        }
+        let n = map.len() as u32;
+        map.push((pxm, n));
+        n
+    };
+    let use_srat = !params.numa_off
+        && !params.numa_noacpi
+        && fw.cpus.iter().any(|c| c.pxm.is_some())
+        && !fw.memory_affinity.is_empty();
+    let mut parsed = Bitmap::new(MAX_NUMNODES as usize);
+    let mut cpu_node = vec![None; fw.cpus.len()];
+    let mut meminfo = Vec::new();
+    let mut hotpluggable = Vec::new();
+    let mut distance = DistanceTable::none();
+    if use_srat {
+        for (i, c) in fw.cpus.iter().enumerate() {
+            if let Some(pxm) = c.pxm {
+                let n = map_pxm(pxm, &mut pxm_to_node);
+                parsed.set(n as usize);
+                cpu_node[i] = Some(n);
+                dmesg.push(format!("SRAT: PXM {pxm} -> APIC 0x{:02x} -> Node {n}", c.apic_id));
+            }
+        }
+        for m in &fw.memory_affinity {
+            let n = map_pxm(m.pxm, &mut pxm_to_node);
+            parsed.set(n as usize);
+            dmesg.push(format!(
+                "ACPI: SRAT: Node {n} PXM {} [mem {:#010x}-{:#010x}]{}",
+                m.pxm,
+                m.start,
+                m.end,
+                if m.hotpluggable { " hotplug" } else { "" }
+            ));
+            let (start, end) = (m.start, m.end.saturating_add(1));
+            meminfo.push(MemBlk { start, end, nid: n });
+            if m.hotpluggable {
+                hotpluggable.push((start, end));
+            }
+        }
+    } else if params.numa_off {
+        dmesg.push("NUMA turned off".to_string());
+    }
+    let mut reserved = Vec::new();
+    if use_srat {
+        cleanup_meminfo(&mut meminfo, &mut reserved, ram, high, dmesg);
+        // numa_alloc_distance + acpi_parse_slit
+        if let Some(slit) = &fw.distances {
+            let mut nodes = parsed.clone();
+            for b in &meminfo {
+                nodes.set(b.nid as usize);
+            }
+            let cnt = nodes.last().map_or(0, |n| n + 1);
+            distance = DistanceTable::alloc(cnt);
+            dmesg.push(format!("NUMA: Initialized distance table, cnt={cnt}"));
+            for (i, row) in slit.iter().enumerate() {
+                for (j, &d) in row.iter().enumerate() {
+                    let (Some(a), Some(b)) = (
+                        pxm_to_node.iter().find(|p| p.0 as usize == i),
+                        pxm_to_node.iter().find(|p| p.0 as usize == j),
+                    ) else {
+                        continue;
+                    };
+                    distance.set(a.1 as usize, b.1 as usize, d);
+                }
+            }
+        }
+    } else {
+        // dummy_numa_init
+        if !params.numa_off {
+            dmesg.push("No NUMA configuration found".to_string());
+        }
+        dmesg.push(format!("Faking a node at [mem {:#018x}-{:#018x}]", 0, high.saturating_sub(1)));
+        parsed.clear_all();
+        parsed.set(0);
+        meminfo = vec![MemBlk { start: 0, end: high, nid: 0 }];
+        pxm_to_node.clear();
+        cpu_node.iter_mut().for_each(|n| *n = None);
+    }
+    let mut emulation = None;
+    if let (Some(arg), false) = (&params.numa_fake, params.numa_off) {
+        let phys = distance.clone();
+        let pd = move |a: u32, b: u32| phys.get(a as usize, b as usize);
+        if let Some(emu) = numa_emulation(&meminfo, ram, high, arg, &pd, dmesg) {
+            meminfo.clone_from(&emu.blks);
+            let cnt = emu.distance.len();
+            distance = DistanceTable::alloc(cnt);
+            dmesg.push(format!("NUMA: Initialized distance table, cnt={cnt}"));
+            for (i, row) in emu.distance.iter().enumerate() {
+                for (j, &d) in row.iter().enumerate() {
+                    distance.set(i, j, d);
+                }
+            }
+            parsed.clear_all();
+            emulation = Some(emu);
+        }
+    }
+    // numa_register_memblks: possible = parsed | meminfo nodes
+    let mut possible = parsed;
+    for b in &meminfo {
+        possible.set(b.nid as usize);
+    }
+    // Patchset numa=possible=N: the N lowest unset node ids become possible.
+    for _ in 0..params.numa_possible {
+        match possible.first_zero() {
+            Some(n) => possible.set(n),
+            None => break,
+        }
+    }
+    NumaInit { meminfo, reserved, pxm_to_node, possible, distance, emulation, cpu_node, hotpluggable }
+}
+
+/// `numa_cleanup_meminfo`: move blocks with no RAM to the reserved list, clip to
+/// `[0, high)`, merge same-node neighbours with no other node in between.
+fn cleanup_meminfo(
+    mi: &mut Vec<MemBlk>,
+    reserved: &mut Vec<MemBlk>,
+    ram: &[(u64, u64)],
+    high: u64,
+    dmesg: &mut Vec<String>,
+) {
+    let mut i = 0;
+    while i < mi.len() {
+        let b = mi[i];
+        let overlaps_ram = ram.iter().any(|&(s, e)| s < b.end && b.start < e);
+        if !overlaps_ram {
+            reserved.push(mi.remove(i));
+            continue;
+        }
+        if b.end > high {
+            reserved.push(MemBlk { start: high, end: b.end, nid: b.nid });
+            mi[i].end = high;
+        }
+        if mi[i].start >= mi[i].end {
+            mi.remove(i);
+            continue;
+        }
+        i += 1;
+    }
+    let mut i = 0;
+    while i < mi.len() {
+        let mut j = i + 1;
+        while j < mi.len() {
+            let (bi, bj) = (mi[i], mi[j]);
+            if bi.nid != bj.nid {
+                j += 1;
+                continue;
+            }
+            let start = bi.start.min(bj.start);
+            let end = bi.end.max(bj.end);
+            let blocked =
+                mi.iter().any(|bk| bk.nid != bi.nid && start < bk.end && end > bk.start);
+            if blocked {
+                j += 1;
+                continue;
+            }
+            dmesg.push(format!(
+                "NUMA: Node {} [mem {:#010x}-{:#010x}] + [mem {:#010x}-{:#010x}] -> [mem {:#010x}-{:#010x}]",
+                bi.nid,
+                bi.start,
+                bi.end - 1,
+                bj.start,
+                bj.end - 1,
+                start,
+                end - 1
+            ));
+            mi[i].start = start;
+            mi[i].end = end;
+            mi.remove(j);
+        }
+        i += 1;
+    }
+}

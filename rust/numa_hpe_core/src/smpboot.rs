@@ -1,0 +1,237 @@
+//! CPU bring-up and tear-down (arch/x86/kernel/smpboot.c, kernel/cpu.c 6.1): the possible map,
+//! boot-time bring-up with `maxcpus=`, per-CPU topology ids as QEMU's CPUID reports them, node
+//! onlining for a CPU's memoryless node, and the sched-domain rebuild on every change.
+
+use crate::bitmap::Bitmap;
+use crate::cpu::CpuState;
+use crate::cpu_topology::{CpuIds, LogicalMaps, SiblingMaps};
+use crate::firmware::{FwCpu, MAX_NUMNODES, NR_CPUS};
+use crate::machine::Machine;
+use crate::sched_domain::{build_sched_domains, rebuild_lines, SchedInput};
+
+/// Bits needed to number `n` values (QEMU's apicid field widths).
+fn bits_for(n: u32) -> u32 {
+    if n <= 1 {
+        0
+    } else {
+        32 - (n - 1).leading_zeros()
+    }
+}
+
+/// Topology ids of a firmware CPU slot: QEMU's Nehalem model has one L2 per core (shown as
+/// `cluster_id`) and one L3 per die.
+#[must_use]
+pub fn cpu_ids(slot: &FwCpu, all: &[FwCpu], node: u32) -> CpuIds {
+    let threads = all.iter().map(|c| c.thread).max().unwrap_or(0) + 1;
+    let cores = all.iter().map(|c| c.core).max().unwrap_or(0) + 1;
+    let smt_bits = bits_for(threads);
+    let core_bits = bits_for(cores);
+    CpuIds {
+        apic_id: slot.apic_id,
+        package: slot.package,
+        die: slot.die,
+        core: slot.core,
+        thread: slot.thread,
+        llc_id: slot.apic_id >> (smt_bits + core_bits),
+        l2c_id: slot.apic_id >> smt_bits,
+        node,
+        fake_socket: false,
+    }
+}
+
+impl Machine {
+    /// `prefill_possible_map` + logical ids of the enabled CPUs (MADT order).
+    pub(crate) fn prefill_possible_map(&mut self) {
+        let p = &self.params;
+        let num_processors = self.fw.cpus.iter().filter(|c| c.enabled).count() as u32;
+        let disabled = self.fw.nr_cpus_possible.saturating_sub(num_processors)
+            .max(self.fw.cpus.iter().filter(|c| !c.enabled).count() as u32);
+        let setup_max_cpus = if p.nosmp { Some(0) } else { p.maxcpus };
+        let mut nr_cpu_ids = NR_CPUS;
+        if let Some(n) = p.nr_cpus {
+            if n > 0 && n < nr_cpu_ids {
+                nr_cpu_ids = n;
+            }
+        }
+        let i = match setup_max_cpus {
+            Some(0) => 1,
+            Some(n) => n,
+            None => NR_CPUS,
+        };
+        let mut possible = match p.possible_cpus {
+            Some(n) => n,
+            None => {
+                if setup_max_cpus == Some(0) {
+                    num_processors
+                } else {
+                    num_processors + disabled
+                }
+            }
+        };
+        let total_cpus = possible.max(num_processors + disabled);
+        if possible > nr_cpu_ids {
+            self.dmesg.push(format!("smpboot: {possible} Processors exceeds NR_CPUS limit of {nr_cpu_ids}"));
+            possible = nr_cpu_ids;
+        }
+        if setup_max_cpus == Some(0) && possible > i {
+            possible = i;
+        }
+        let possible = possible.max(1);
+        self.dmesg.push(format!(
+            "smpboot: Allowing {possible} CPUs, {} hotplug CPUs",
+            possible.saturating_sub(num_processors)
+        ));
+        let n = possible as usize;
+        let mut st = CpuState {
+            nr_cpu_ids: n,
+            possible: Bitmap::from_bits(n, 0..n),
+            present: Bitmap::new(n),
+            online: Bitmap::new(n),
+            registered: Bitmap::new(n),
+            slot: vec![None; n],
+            ids: vec![CpuIds::default(); n],
+            node: vec![0; n],
+            siblings: SiblingMaps::new(n),
+            logical: LogicalMaps::default(),
+            total_cpus,
+            setup_max_cpus: setup_max_cpus.map(|m| m.max(1)),
+            need_hotplug_init: Bitmap::new(n),
+        };
+        let mut next = 0usize;
+        for (si, c) in self.fw.cpus.iter().enumerate() {
+            if !c.enabled {
+                continue;
+            }
+            if next >= n {
+                self.dmesg.push(format!(
+                    "APIC: NR_CPUS/possible_cpus limit of {n} reached. Processor {next}/0x{:x} ignored.",
+                    c.apic_id
+                ));
+                continue;
+            }
+            st.slot[next] = Some(si);
+            st.present.set(next);
+            next += 1;
+        }
+        self.cpus = st;
+    }
+
+    /// `numa_init_array` (round-robin over online nodes for CPUs without a firmware node) then
+    /// `init_cpu_to_node` (present CPUs take their SRAT node, which comes online).
+    pub(crate) fn init_cpu_to_node(&mut self) {
+        let online: Vec<usize> = self.nodes.online.iter().collect();
+        for cpu in 0..self.cpus.nr_cpu_ids {
+            self.cpus.node[cpu] = online.get(cpu % online.len().max(1)).copied().unwrap_or(0) as u32;
+        }
+        for cpu in self.cpus.present.iter().collect::<Vec<_>>() {
+            let Some(si) = self.cpus.slot[cpu] else { continue };
+            if let Some(n) = self.numa.cpu_node[si] {
+                self.cpus.node[cpu] = n;
+                if !self.nodes.online.test(n as usize) {
+                    self.nodes.online.set(n as usize);
+                    self.pgdat.entry(n).or_default();
+                }
+            }
+            let node = self.cpus.node[cpu];
+            self.cpus.ids[cpu] = cpu_ids(&self.fw.cpus[si], &self.fw.cpus, node);
+        }
+    }
+
+    /// `smp_init`: bring up the boot CPU and the first `maxcpus` present CPUs, register the
+    /// CPU devices, print the summary lines and build the sched domains.
+    pub(crate) fn smp_init(&mut self) {
+        let limit = self.cpus.setup_max_cpus.map_or(usize::MAX, |m| m as usize);
+        let present: Vec<usize> = self.cpus.present.iter().collect();
+        for (k, &cpu) in present.iter().enumerate() {
+            if k >= limit {
+                break;
+            }
+            self.bring_up_cpu(cpu, false);
+        }
+        for &cpu in &present {
+            // cpu_hpe=on (patchset): only CPUs online at boot get a device
+            if !self.params.cpu_hpe || self.cpus.online.test(cpu) {
+                self.cpus.registered.set(cpu);
+            }
+        }
+        let nn = self.nodes.online.weight();
+        let nc = self.cpus.online.weight();
+        self.dmesg.push(format!(
+            "smp: Brought up {nn} node{}, {nc} CPU{}",
+            if nn == 1 { "" } else { "s" },
+            if nc == 1 { "" } else { "s" }
+        ));
+        let s = &self.cpus.siblings;
+        let ncpus = u64::from(s.booted_cores.first().copied().unwrap_or(1).max(1))
+            * u64::from(s.max_smt_threads.max(1));
+        let pkgs = u64::from(self.cpus.total_cpus).div_ceil(ncpus);
+        self.dmesg.push(format!("smpboot: Max logical packages: {pkgs}"));
+        self.rebuild_sched_domains(None);
+    }
+
+    /// Identify and link `cpu`, mark it online (the AP side of `cpu_up`). `runtime`: print the
+    /// `Booting Node` line (boot-time bring-up prints the unscored `.... node #N` lines instead).
+    pub(crate) fn bring_up_cpu(&mut self, cpu: usize, runtime: bool) {
+        let node = self.cpus.node[cpu];
+        if runtime {
+            self.dmesg.push(format!(
+                "smpboot: Booting Node {node} Processor {cpu} APIC 0x{:x}",
+                self.cpus.ids[cpu].apic_id
+            ));
+        }
+        let ids = self.cpus.ids[cpu];
+        self.cpus.logical.update(cpu, &ids, &mut self.dmesg);
+        let online = self.cpus.online.clone();
+        let ids_all = self.cpus.ids.clone();
+        self.cpus.siblings.set_cpu_sibling_map(cpu, &ids_all, &online, &mut self.dmesg);
+        self.cpus.online.set(cpu);
+        self.nodes.cpu.set(node as usize);
+        if let Some(e) = &self.numa.emulation {
+            // NUMA emulation: every emulated node of the CPU's physical node gains it
+            let phys = e.emu_to_phys.get(node as usize).copied();
+            for n in self.nodes.online.iter().collect::<Vec<_>>() {
+                if e.emu_to_phys.get(n).copied() == phys {
+                    self.nodes.cpu.set(n);
+                }
+            }
+        }
+    }
+
+    /// Remove `cpu` from the online maps (the tear-down side of `cpu_down`).
+    pub(crate) fn tear_down_cpu(&mut self, cpu: usize) {
+        self.cpus.siblings.remove_siblinginfo(cpu);
+        self.cpus.online.clear(cpu);
+        for n in self.nodes.cpu.iter().collect::<Vec<_>>() {
+            if self.cpumask_of_node(n).is_empty() {
+                self.nodes.cpu.clear(n);
+            }
+        }
+    }
+
+    /// Rebuild the sched domains from the current online CPUs; print the `sched_verbose` lines
+    /// (a rebuild after hotplug first detaches `old_active`).
+    pub(crate) fn rebuild_sched_domains(&mut self, old_active: Option<&Bitmap>) {
+        let dist = |a: usize, b: usize| self.numa.distance.get(a, b);
+        let mut cpu_nodes = Bitmap::new(MAX_NUMNODES as usize);
+        for cpu in self.cpus.online.iter() {
+            cpu_nodes.set(self.cpus.node[cpu] as usize);
+        }
+        let input = SchedInput {
+            nr_cpu_ids: self.cpus.nr_cpu_ids,
+            active: &self.cpus.online,
+            siblings: &self.cpus.siblings,
+            cpu_node: &self.cpus.node,
+            cpu_nodes: &cpu_nodes,
+            distance: &dist,
+        };
+        let sd = build_sched_domains(&input);
+        if self.params.sched_verbose {
+            let lines = match old_active {
+                Some(old) => rebuild_lines(old, &sd),
+                None => sd.attach_lines(),
+            };
+            self.dmesg.extend(lines);
+        }
+        self.sched = sd;
+    }
+}

@@ -439,3 +439,98 @@ impl BootParams {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn early(p: &BootParams) -> Vec<&str> {
+        p.early_dmesg.iter().map(|(_, l)| l.as_str()).collect()
+    }
+
+    #[test]
+    fn next_arg_quotes_and_double_dash() {
+        let p = BootParams::parse("  foo=\"a b\" \"x y\" bar -- mem=1G");
+        let s = |k: &str, v: Option<&str>| (k.to_string(), v.map(str::to_string));
+        assert_eq!(p.params, vec![s("foo", Some("a b")), s("x y", None), s("bar", None)]);
+        let p = BootParams::parse("=a=b c=");
+        assert_eq!(p.params, vec![s("=a", Some("b")), s("c", Some(""))]);
+    }
+
+    #[test]
+    fn cpu_params() {
+        let p = BootParams::parse("maxcpus=abc nr-cpus=4 nr_cpus=8 possible_cpus=6 cpu_hpe=1x");
+        assert_eq!((p.maxcpus, p.nr_cpus, p.possible_cpus), (Some(0), Some(4), Some(6)));
+        assert!(p.cpu_hpe && p.early_dmesg.is_empty());
+        let p = BootParams::parse("maxcpus= nosmp maxcpus=2 cpu_hpe=on cpu_hpe=off");
+        assert_eq!((p.maxcpus, p.nosmp, p.cpu_hpe), (Some(2), true, false));
+    }
+
+    #[test]
+    fn malformed_early_options() {
+        let p = BootParams::parse("numa mem=nopentium mem=0 mem kernelcore movablecore memmap");
+        assert_eq!(
+            early(&p),
+            [
+                "Malformed early option 'numa'",
+                "mem=nopentium ignored! (only supported on x86_32)",
+                "Malformed early option 'mem'",
+                "Malformed early option 'mem'",
+                "Malformed early option 'mem'",
+                "Malformed early option 'kernelcore'",
+                "Malformed early option 'movablecore'",
+            ]
+        );
+        assert_eq!(p.early_dmesg[0].0, 0);
+        assert_eq!(p.early_dmesg[2].0, 1);
+    }
+
+    #[test]
+    fn numa_suboptions() {
+        let p = BootParams::parse("numa=offx numa=noacpi numa=fake=2U:10,20 numa=possible=0x3 numa=hide=2*512");
+        assert!(p.numa_off && p.numa_noacpi && !p.numa_nohmat);
+        assert_eq!(p.numa_fake.as_deref(), Some("2U:10,20"));
+        assert_eq!(p.numa_possible, 3);
+        assert_eq!(p.numa_hide.as_deref(), Some("2*512"));
+        assert_eq!(BootParams::parse("numa=possible=junk").numa_possible, 0);
+    }
+
+    #[test]
+    fn core_specs() {
+        let p = BootParams::parse("kernelcore=1G kernelcore=10% movablecore=0x10000000");
+        assert_eq!(p.kernelcore, Some(CoreSpec::Percent(10)));
+        assert_eq!(p.movablecore, Some(CoreSpec::Bytes(1 << 28)));
+        let p = BootParams::parse("kernelcore=foo,mirror kernelcore=512M movablecore=abc");
+        assert_eq!((p.kernelcore, p.movablecore), (Some(CoreSpec::Mirror), None));
+    }
+
+    #[test]
+    fn memory_hotplug_params() {
+        let p = BootParams::parse(
+            "memhp_default_state=online_movable memhp_default_state=bogus \
+             memory_hotplug.online_policy=auto-movable memory-hotplug.auto-movable-ratio=0x10 \
+             memory_hotplug.auto_movable_numa_aware=n memory_hotplug.memmap_on_memory",
+        );
+        assert_eq!(p.memhp_default_state, Some(OnlineType::OnlineMovable));
+        assert!(p.online_policy_auto_movable && !p.auto_movable_numa_aware && p.memmap_on_memory);
+        assert_eq!(p.auto_movable_ratio, 16);
+        assert!(p.dmesg.is_empty());
+        let p = BootParams::parse("memory_hotplug.auto_movable_ratio=abc memory_hotplug.online_policy");
+        assert_eq!(p.auto_movable_ratio, 301);
+        assert_eq!(
+            p.dmesg,
+            [
+                "Booting kernel: `abc' invalid for parameter `memory_hotplug.auto_movable_ratio'",
+                "Booting kernel: `' invalid for parameter `memory_hotplug.online_policy'",
+            ]
+        );
+    }
+
+    #[test]
+    fn get_option_side_effects() {
+        let mut pos = 0;
+        assert_eq!(get_option_int(b"--5,", &mut pos), (0, 0));
+        assert_eq!(get_option_int(b"--5,", &mut pos), (2, -5));
+        assert_eq!(pos, 4);
+    }
+}

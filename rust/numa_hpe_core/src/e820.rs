@@ -324,3 +324,86 @@ pub fn reserve_ram_buffer_lines(table: &E820Table) -> Vec<String> {
     }
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(addr: u64, size: u64, t: E820Type) -> E820Entry {
+        E820Entry { addr, size, kind: t }
+    }
+
+    #[test]
+    fn sanitize_overlaps_and_merges() {
+        let mut t = E820Table {
+            entries: vec![
+                e(0x1000, 0x3000, E820Type::RAM),
+                e(0, 0x1000, E820Type::RAM),
+                e(0x2000, 0x1000, E820Type::RESERVED),
+                e(0x8000, 0, E820Type::NVS),
+            ],
+        };
+        assert!(t.sanitize());
+        let want = [e(0, 0x2000, E820Type::RAM), e(0x2000, 0x1000, E820Type::RESERVED), e(0x3000, 0x1000, E820Type::RAM)];
+        assert_eq!(t.entries, want);
+        // PRAM is never merged, and is split wherever another entry starts or ends inside it.
+        let mut t = E820Table {
+            entries: vec![e(0, 0x1000, E820Type::PRAM), e(0x1000, 0x1000, E820Type::PRAM), e(0x1800, 0x100, E820Type::RAM)],
+        };
+        assert!(t.sanitize());
+        let starts: Vec<u64> = t.entries.iter().map(|x| x.addr).collect();
+        assert_eq!(starts, [0, 0x1000, 0x1800, 0x1900]);
+        let mut one = E820Table { entries: vec![e(0, 1, E820Type::RAM)] };
+        assert!(!one.sanitize());
+    }
+
+    #[test]
+    fn type_names_round_trip() {
+        for t in [1, 2, 3, 4, 5, 7, 12, 0xefff_ffff, 99] {
+            assert_eq!(E820Type::from_name(&E820Type(t).name()), Some(E820Type(t)));
+        }
+        assert_eq!(E820Type(12).name(), "persistent (type 12)");
+        assert_eq!(E820Type::RESERVED_KERN.name(), "usable");
+    }
+
+    #[test]
+    fn remove_and_update_split() {
+        let mut t = E820Table { entries: vec![e(0, 0x10000, E820Type::RAM)] };
+        let mut d = Vec::new();
+        assert_eq!(t.range_remove(0x4000, 0x1000, E820Type::RAM, true, &mut d), 0x1000);
+        assert_eq!(t.range_update(0, 0x1000, E820Type::RAM, E820Type::RESERVED, &mut d), 0x1000);
+        t.range_remove(0xf000, u64::MAX, E820Type(0), false, &mut d);
+        assert_eq!(
+            d,
+            [
+                "e820: remove [mem 0x00004000-0x00004fff] usable",
+                "e820: update [mem 0x00000000-0x00000fff] usable ==> reserved",
+                "e820: remove [mem 0x0000f000-0xfffffffffffffffe] ",
+            ]
+        );
+        assert!(t.sanitize());
+        let want = [e(0, 0x1000, E820Type::RESERVED), e(0x1000, 0x3000, E820Type::RAM), e(0x5000, 0xa000, E820Type::RAM)];
+        assert_eq!(t.entries, want);
+    }
+
+    #[test]
+    fn ram_buffer_alignment() {
+        let t = E820Table {
+            entries: vec![
+                e(0x1000, 0x9ec00, E820Type::RAM),
+                e(0x10_0000, 0x10_0800, E820Type::RAM),
+                e(0x100_0000, 0x7ffe_0000 - 0x100_0000, E820Type::RAM),
+                e(0x1_0000_0000, 0x4000_0000, E820Type::RAM),
+                e(0x9_0000_0000, 0x1234, E820Type::RESERVED),
+            ],
+        };
+        assert_eq!(
+            reserve_ram_buffer_lines(&t),
+            [
+                "e820: reserve RAM buffer [mem 0x0009fc00-0x0009ffff]",
+                "e820: reserve RAM buffer [mem 0x00200800-0x002fffff]",
+                "e820: reserve RAM buffer [mem 0x7ffe0000-0x7fffffff]",
+            ]
+        );
+    }
+}

@@ -133,3 +133,75 @@ fn parse_memmap_one(boot: &mut E820Boot, p: &[u8], dmesg: &mut Vec<String>) {
         t.range_remove(mem_size, u64::MAX - mem_size, E820Type::RAM, true, dmesg);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fw() -> Vec<FwE820> {
+        let f = |start: u64, end: u64, kind: &str| FwE820 { start, end, kind: kind.into() };
+        vec![
+            f(0, 0x9fbff, "usable"),
+            f(0x9fc00, 0x9ffff, "reserved"),
+            f(0xf0000, 0xfffff, "reserved"),
+            f(0x10_0000, 0x7ffd_ffff, "usable"),
+            f(0x7ffe_0000, 0x7fff_ffff, "reserved"),
+        ]
+    }
+
+    fn boot(cmdline: &str) -> (E820Boot, Vec<String>) {
+        let mut d = Vec::new();
+        let b = e820_boot(&fw(), &BootParams::parse(cmdline), &mut d);
+        (b, d)
+    }
+
+    #[test]
+    fn memmap_forms() {
+        let (b, d) = boot("memmap=exactmap,0x9f000@0,1G@1M,64M$0x10000000,16M!0x20000000,4K#0x30000000");
+        assert!(b.userdef && b.max_mem_size.is_none());
+        let user: Vec<&str> = d.iter().skip_while(|l| !l.starts_with("user-defined")).map(String::as_str).collect();
+        assert_eq!(
+            user[..7],
+            [
+                "user-defined physical RAM map:",
+                "user: [mem 0x0000000000000000-0x000000000009efff] usable",
+                "user: [mem 0x0000000000100000-0x000000000fffffff] usable",
+                "user: [mem 0x0000000010000000-0x0000000013ffffff] reserved",
+                "user: [mem 0x0000000014000000-0x000000001fffffff] usable",
+                "user: [mem 0x0000000020000000-0x0000000020ffffff] persistent (type 12)",
+                "user: [mem 0x0000000021000000-0x000000002fffffff] usable",
+            ]
+        );
+        let (b, _) = boot("memmap=1M%0x200000-1+3 memmap=1M%0x400000-1 memmap=1G");
+        let kinds: Vec<(u64, E820Type)> = b.table.entries.iter().map(|e| (e.addr, e.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (0, E820Type::RESERVED),
+                (0x1000, E820Type::RAM),
+                (0x9fc00, E820Type::RESERVED),
+                (0xf0000, E820Type::RESERVED),
+                (0x10_0000, E820Type::RAM),
+                (0x20_0000, E820Type::ACPI),
+                (0x30_0000, E820Type::RAM),
+                (0x50_0000, E820Type::RAM),
+                (0x7ffe_0000, E820Type::RESERVED),
+            ]
+        );
+    }
+
+    #[test]
+    fn mem_zero_is_userdef_and_malformed() {
+        let (b, d) = boot("mem=0 mem=1G");
+        assert_eq!((b.userdef, b.max_mem_size), (true, Some(1 << 30)));
+        let i = d.iter().position(|l| l == "Malformed early option 'mem'").unwrap();
+        assert_eq!(d[i + 1], "e820: remove [mem 0x40000000-0xfffffffffffffffe] usable");
+    }
+
+    #[test]
+    fn exactmap_single_entry_panics() {
+        let (b, d) = boot("memmap=exactmap memmap=1G@0");
+        assert_eq!(b.panic.as_deref(), Some("Invalid user supplied memory map"));
+        assert_eq!(d.last().unwrap(), "Kernel panic - not syncing: Invalid user supplied memory map");
+    }
+}

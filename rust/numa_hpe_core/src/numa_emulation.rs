@@ -370,3 +370,99 @@ fn cleanup(mi: &mut Vec<MemBlk>, ram: &Ram, high: u64, dmesg: &mut Vec<String>) 
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `uma` oracle machine (2 GiB, QEMU pc) after `trim_bios_range`.
+    const RAM: [(u64, u64); 2] = [(0x1000, 0x9fc00), (0x10_0000, 0x7ffe_0000)];
+    const MAX: u64 = 0x7ffe_0000;
+
+    fn run(arg: &str) -> (Option<NumaEmulation>, Vec<String>) {
+        let phys = [MemBlk { start: 0, end: MAX, nid: 0 }];
+        let mut d = Vec::new();
+        let e = numa_emulation(&phys, &RAM, MAX, arg, &|a, b| if a == b { 10 } else { 20 }, &mut d);
+        (e, d)
+    }
+
+    #[test]
+    fn size_form() {
+        let (e, d) = run("512M");
+        assert_eq!(
+            d,
+            [
+                "Faking node 0 at [mem 0x0000000000000000-0x0000000021ffffff] (544MB)",
+                "Faking node 1 at [mem 0x0000000022000000-0x0000000041ffffff] (512MB)",
+                "Faking node 2 at [mem 0x0000000042000000-0x000000007ffdffff] (991MB)",
+                "NUMA: Initialized distance table, cnt=3",
+            ]
+        );
+        assert_eq!(e.unwrap().blks.len(), 3);
+        let (e, d) = run("1M");
+        assert_eq!(d[0], "Fake node size 1MB too small, increasing to 32MB");
+        // Node 0 needs 64M to hold 32M of RAM; the last one absorbs the 31.875M remainder.
+        assert_eq!(e.unwrap().blks.len(), 62);
+    }
+
+    #[test]
+    fn uniform_form_ignores_holes_and_distances() {
+        let (e, d) = run("2U:10,99,99,10,");
+        assert_eq!(
+            d,
+            [
+                "Fake node size 1023MB too small, increasing to 1024MB",
+                "Faking node 0 at [mem 0x0000000000000000-0x000000003fffffff] (1024MB)",
+                "Faking node 1 at [mem 0x0000000040000000-0x000000007ffdffff] (1023MB)",
+                "NUMA: Initialized distance table, cnt=2",
+            ]
+        );
+        // The parser stops at 'U', so the distance list is never read.
+        assert_eq!(e.unwrap().distance, vec![vec![10, 10], vec![10, 10]]);
+    }
+
+    #[test]
+    fn count_form_distances() {
+        let (e, d) = run("2:10,30,40,11");
+        let e = e.unwrap();
+        assert_eq!(d[0], "Faking node 0 at [mem 0x0000000000000000-0x000000003fffffff] (1024MB)");
+        assert_eq!(d[1], "Faking node 1 at [mem 0x0000000040000000-0x000000007ffdffff] (1023MB)");
+        // The last value is not followed by a comma: the physical distance is used instead.
+        assert_eq!(e.distance, vec![vec![10, 30], vec![40, 10]]);
+        assert_eq!((e.emu_to_phys.clone(), e.phys_of(7)), (vec![0, 0], 0));
+        let (e, d) = run("2:10,30,40,11,");
+        assert_eq!(d.last().unwrap(), "NUMA: Warning: invalid distance parameter, from=1 to=1 distance=11");
+        assert_eq!(e.unwrap().distance[1][1], 10);
+    }
+
+    #[test]
+    fn disabled_forms() {
+        assert_eq!(run("0"), (None, vec![]));
+        assert_eq!(run(""), (None, vec![]));
+        let (e, d) = run("5000");
+        assert!(e.is_none());
+        assert_eq!(
+            d,
+            [
+                "numa=fake=5000 too large, reducing to 1024",
+                "Not enough memory for each node.  NUMA emulation disabled.",
+            ]
+        );
+    }
+
+    #[test]
+    fn wrapped_count_reuses_node_ids() {
+        // Three 1G physical nodes, 2 fake nodes of 1.5G: each physical node yields one block
+        // and the third wraps to node 0, which is not merged across node 1's memory.
+        let g = 1u64 << 30;
+        let phys: Vec<MemBlk> = (0..3).map(|n| MemBlk { start: n * g, end: (n + 1) * g, nid: n as u32 }).collect();
+        let mut d = Vec::new();
+        let dist = |a: u32, b: u32| if a == b { 10 } else { 20 };
+        let e = numa_emulation(&phys, &[(0, 3 * g)], 3 * g, "2", &dist, &mut d).unwrap();
+        let nids: Vec<u32> = e.blks.iter().map(|b| b.nid).collect();
+        assert_eq!(nids, [0, 1, 0]);
+        assert_eq!(d[2], "Faking node 0 at [mem 0x0000000080000000-0x00000000bfffffff] (1024MB)");
+        assert_eq!(e.emu_to_phys, vec![0, 1]);
+        assert_eq!(e.distance, vec![vec![10, 20], vec![20, 10]]);
+    }
+}

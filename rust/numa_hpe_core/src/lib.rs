@@ -7,6 +7,7 @@ pub mod bitmap;
 pub mod cmdline;
 pub mod cpu_topology;
 pub mod e820;
+pub mod e820_params;
 pub mod error;
 pub mod firmware;
 pub mod numa;

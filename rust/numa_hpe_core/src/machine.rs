@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::bitmap::Bitmap;
 use crate::cmdline::{BootParams, OnlineType};
 use crate::cpu::CpuState;
-use crate::cpu_topology::{CpuIds, LogicalMaps, SiblingMaps};
+use crate::cpu_topology::{LogicalMaps, SiblingMaps};
 use crate::e820::{e820_boot, reserve_ram_buffer_lines, E820Table};
 use crate::error::Result;
 use crate::firmware::{Firmware, MAX_NUMNODES, NR_CPUS};

@@ -7,15 +7,13 @@ use crate::cmdline::BootParams;
 use crate::firmware::{Firmware, MAX_NUMNODES};
 use crate::node::DistanceTable;
 use crate::numa::MemBlk;
-use crate::numa_emulation::{numa_emulation, NumaEmulation};
+use crate::numa_emulation::{cleanup_meminfo, numa_emulation, NumaEmulation};
 
 /// The outcome of NUMA init.
 #[derive(Clone, Debug)]
 pub struct NumaInit {
     /// `numa_meminfo` after cleanup (and emulation).
     pub meminfo: Vec<MemBlk>,
-    /// `numa_reserved_meminfo`: SRAT ranges with no boot RAM (e.g. the hotplug window).
-    pub reserved: Vec<MemBlk>,
     /// PXM -> node (`pxm_to_node_map`), only PXMs seen in SRAT.
     pub pxm_to_node: Vec<(u32, u32)>,
     /// node_possible_map.
@@ -47,7 +45,7 @@ pub fn numa_init(
 ) -> NumaInit {
     let high = max_pfn << 12;
     let mut pxm_to_node: Vec<(u32, u32)> = Vec::new();
-    let mut map_pxm = |pxm: u32, map: &mut Vec<(u32, u32)>| -> u32 {
+    let map_pxm = |pxm: u32, map: &mut Vec<(u32, u32)>| -> u32 {
         if let Some(&(_, n)) = map.iter().find(|&&(p, _)| p == pxm) {
             return n;
         }
@@ -92,9 +90,8 @@ pub fn numa_init(
     } else if params.numa_off {
         dmesg.push("NUMA turned off".to_string());
     }
-    let mut reserved = Vec::new();
     if use_srat {
-        cleanup_meminfo(&mut meminfo, &mut reserved, ram, high, dmesg);
+        cleanup_meminfo(&mut meminfo, ram, high, dmesg);
         // numa_alloc_distance + acpi_parse_slit
         if let Some(slit) = &fw.distances {
             let mut nodes = parsed.clone();
@@ -134,9 +131,7 @@ pub fn numa_init(
         let pd = move |a: u32, b: u32| phys.get(a as usize, b as usize);
         if let Some(emu) = numa_emulation(&meminfo, ram, high, arg, &pd, dmesg) {
             meminfo.clone_from(&emu.blks);
-            let cnt = emu.distance.len();
-            distance = DistanceTable::alloc(cnt);
-            dmesg.push(format!("NUMA: Initialized distance table, cnt={cnt}"));
+            distance = DistanceTable::alloc(emu.distance.len());
             for (i, row) in emu.distance.iter().enumerate() {
                 for (j, &d) in row.iter().enumerate() {
                     distance.set(i, j, d);
@@ -158,67 +153,5 @@ pub fn numa_init(
             None => break,
         }
     }
-    NumaInit { meminfo, reserved, pxm_to_node, possible, distance, emulation, cpu_node, hotpluggable }
-}
-
-/// `numa_cleanup_meminfo`: move blocks with no RAM to the reserved list, clip to
-/// `[0, high)`, merge same-node neighbours with no other node in between.
-fn cleanup_meminfo(
-    mi: &mut Vec<MemBlk>,
-    reserved: &mut Vec<MemBlk>,
-    ram: &[(u64, u64)],
-    high: u64,
-    dmesg: &mut Vec<String>,
-) {
-    let mut i = 0;
-    while i < mi.len() {
-        let b = mi[i];
-        let overlaps_ram = ram.iter().any(|&(s, e)| s < b.end && b.start < e);
-        if !overlaps_ram {
-            reserved.push(mi.remove(i));
-            continue;
-        }
-        if b.end > high {
-            reserved.push(MemBlk { start: high, end: b.end, nid: b.nid });
-            mi[i].end = high;
-        }
-        if mi[i].start >= mi[i].end {
-            mi.remove(i);
-            continue;
-        }
-        i += 1;
-    }
-    let mut i = 0;
-    while i < mi.len() {
-        let mut j = i + 1;
-        while j < mi.len() {
-            let (bi, bj) = (mi[i], mi[j]);
-            if bi.nid != bj.nid {
-                j += 1;
-                continue;
-            }
-            let start = bi.start.min(bj.start);
-            let end = bi.end.max(bj.end);
-            let blocked =
-                mi.iter().any(|bk| bk.nid != bi.nid && start < bk.end && end > bk.start);
-            if blocked {
-                j += 1;
-                continue;
-            }
-            dmesg.push(format!(
-                "NUMA: Node {} [mem {:#010x}-{:#010x}] + [mem {:#010x}-{:#010x}] -> [mem {:#010x}-{:#010x}]",
-                bi.nid,
-                bi.start,
-                bi.end - 1,
-                bj.start,
-                bj.end - 1,
-                start,
-                end - 1
-            ));
-            mi[i].start = start;
-            mi[i].end = end;
-            mi.remove(j);
-        }
-        i += 1;
-    }
+    NumaInit { meminfo, pxm_to_node, possible, distance, emulation, cpu_node, hotpluggable }
 }

@@ -12,4 +12,6 @@ pub mod firmware;
 pub mod numa;
 pub mod numa_emulation;
 pub mod parse;
+pub mod sched_debug;
 pub mod sched_domain;
+mod sched_groups;

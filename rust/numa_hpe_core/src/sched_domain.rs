@@ -11,12 +11,11 @@
 //! spans are shared (`Arc`) between CPUs, which is why `per_cpu` holds `Arc<SchedDomain>`
 //! and spans are `Arc<Bitmap>`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::bitmap::Bitmap;
 use crate::cpu_topology::SiblingMaps;
-use crate::sched_groups::{Chains, GroupBuilder, GroupRef, Spans, NONE};
+use crate::sched_groups::{Chains, GroupBuilder, GroupRef, HashMap, Spans, NONE};
 
 pub use crate::sched_debug::rebuild_lines;
 
@@ -222,7 +221,7 @@ fn level_masks(input: &SchedInput<'_>, spans: &mut Spans, cpus: &[usize]) -> (Ve
     let n = input.nr_cpu_ids;
     let sib = input.siblings;
     let node_of = |c: usize| input.cpu_node.get(c).copied().unwrap_or(0) as usize;
-    let mut node_cpus: HashMap<usize, Bitmap> = HashMap::new();
+    let mut node_cpus: HashMap<usize, Bitmap> = HashMap::default();
     for &c in cpus {
         node_cpus.entry(node_of(c)).or_insert_with(|| Bitmap::new(n)).set(c);
     }
@@ -230,11 +229,15 @@ fn level_masks(input: &SchedInput<'_>, spans: &mut Spans, cpus: &[usize]) -> (Ve
     let mut ids = Vec::new();
     let sibling_level = |spans: &mut Spans, maps: &[Bitmap]| -> Vec<u32> {
         let mut v = vec![NONE; n];
+        let mut prev = NONE;
         for &c in cpus {
             v[c] = match maps.get(c) {
+                // Siblings are usually neighbours: try the previous CPU's mask first (memcmp).
+                Some(m) if prev != NONE && spans.is(prev, m) && m.test(c) => prev,
                 Some(m) if m.nbits() == n && m.test(c) => spans.intern(m),
                 _ => spans.intern(&Bitmap::from_bits(n, [c])),
             };
+            prev = v[c];
         }
         v
     };
@@ -245,7 +248,7 @@ fn level_masks(input: &SchedInput<'_>, spans: &mut Spans, cpus: &[usize]) -> (Ve
     ids.push(sibling_level(spans, &sib.cluster));
     levels.push(plain("MC", SD_SHARE_PKG_RESOURCES));
     ids.push(sibling_level(spans, &sib.llc));
-    let mut node_ids: HashMap<usize, u32> = HashMap::new();
+    let mut node_ids: HashMap<usize, u32> = HashMap::default();
     for (&nd, m) in &node_cpus {
         node_ids.insert(nd, spans.intern(m));
     }
@@ -268,8 +271,8 @@ fn level_masks(input: &SchedInput<'_>, spans: &mut Spans, cpus: &[usize]) -> (Ve
         let tl_flags = if j == 0 { 0 } else { SD_NUMA };
         levels.push(Level { name, tl_flags, overlap: j > 0, numa_distance: d });
         // sched_domains_numa_masks[j][node], deduplicated by the set of nodes it covers.
-        let mut by_set: HashMap<Vec<u64>, u32> = HashMap::new();
-        let mut per_node: HashMap<usize, u32> = HashMap::new();
+        let mut by_set: HashMap<Vec<u64>, u32> = HashMap::default();
+        let mut per_node: HashMap<usize, u32> = HashMap::default();
         for &nd in node_cpus.keys() {
             let mut set = vec![0u64; nn.div_ceil(64)];
             match nodes.iter().position(|&x| x == nd) {
@@ -317,11 +320,11 @@ fn insane_masks(spans: &Spans, masks: &[u32], cpus: &[usize], n: usize) -> Vec<u
     distinct.dedup();
     let mut count = vec![0u16; n];
     for &m in &distinct {
-        for c in spans.get(m).iter() {
+        for c in spans.iter(m) {
             count[c] = count[c].saturating_add(1);
         }
     }
-    distinct.into_iter().filter(|&m| spans.get(m).iter().any(|c| count[c] > 1)).collect()
+    distinct.into_iter().filter(|&m| spans.iter(m).any(|c| count[c] > 1)).collect()
 }
 
 /// Build the domains of all active CPUs.
@@ -346,8 +349,8 @@ pub fn build_sched_domains(input: &SchedInput<'_>) -> SchedDomains {
 
     // build_sched_domain for each CPU, bottom-up, stopping at the level spanning cpu_map.
     let mut span_at = vec![vec![NONE; n]; levels.len()];
-    let mut and_memo: HashMap<u32, u32> = HashMap::new();
-    let mut fix_memo: HashMap<(u32, u32), Option<u32>> = HashMap::new();
+    let mut and_memo: HashMap<u32, u32> = HashMap::default();
+    let mut fix_memo: HashMap<(u32, u32), Option<u32>> = HashMap::default();
     for &c in &cpus {
         let mut child: Option<(u32, usize)> = None;
         for (li, l) in levels.iter().enumerate() {
@@ -403,7 +406,7 @@ pub fn build_sched_domains(input: &SchedInput<'_>) -> SchedDomains {
             raws[c].push(Raw { level: li, span: s, flags: params[li].0, ngroups, weight, groups });
         }
     }
-    let mut memo: HashMap<(usize, u32, u32, Variant, u32), Arc<SchedDomain>> = HashMap::new();
+    let mut memo: HashMap<(usize, u32, u32, Variant, u32), Arc<SchedDomain>> = HashMap::default();
     for &c in &cpus {
         let mut keep = std::mem::take(&mut raws[c]);
         degenerate(&mut keep);

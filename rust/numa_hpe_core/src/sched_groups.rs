@@ -7,10 +7,38 @@
 //! span, same own group, same next uncovered CPU); spans are interned so that an id compare
 //! is a `cpumask_equal`.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::bitmap::Bitmap;
+
+/// A multiply-rotate hasher for the small integer keys of the builders (SipHash dominated).
+#[derive(Default)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(u64::from(x));
+    }
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+}
+
+/// HashMap with [`FxHasher`].
+pub(crate) type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// "No domain at this level" in a chain table.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -20,6 +48,8 @@ pub(crate) const NONE: u32 = u32::MAX;
 pub(crate) struct Spans {
     pub bits: Vec<Arc<Bitmap>>,
     pub weight: Vec<u32>,
+    /// Non-zero word range of each span.
+    range: Vec<(u32, u32)>,
     index: HashMap<u64, Vec<u32>>,
 }
 
@@ -51,7 +81,8 @@ impl Spans {
             }
         }
         let id = self.bits.len() as u32;
-        self.weight.push(b.weight() as u32);
+        self.range.push((lo as u32, hi as u32));
+        self.weight.push(b.words()[lo..hi].iter().map(|w| w.count_ones()).sum());
         self.bits.push(Arc::new(b.clone()));
         self.index.entry(h).or_default().push(id);
         id
@@ -61,8 +92,32 @@ impl Spans {
         &self.bits[id as usize]
     }
 
+    /// Set bits of span `id`, ascending, scanning only its non-zero words.
+    pub fn iter(&self, id: u32) -> impl Iterator<Item = usize> + '_ {
+        let (lo, hi) = self.range[id as usize];
+        let w = &self.bits[id as usize].words()[lo as usize..hi as usize];
+        w.iter().enumerate().flat_map(move |(k, &x)| {
+            let mut x = x;
+            let base = (lo as usize + k) * 64;
+            std::iter::from_fn(move || {
+                (x != 0).then(|| {
+                    let b = x.trailing_zeros() as usize;
+                    x &= x - 1;
+                    base + b
+                })
+            })
+        })
+    }
+
+    /// Whether span `id` equals `b` (memcmp).
+    pub fn is(&self, id: u32, b: &Bitmap) -> bool {
+        self.bits[id as usize].words() == b.words()
+    }
+
     pub fn subset(&self, a: u32, b: u32) -> bool {
-        a == b || self.get(a).is_subset(self.get(b))
+        let (lo, hi) = self.range[a as usize];
+        let (x, y) = (self.get(a).words(), self.get(b).words());
+        a == b || (lo as usize..hi as usize).all(|k| x[k] & !y[k] == 0)
     }
 }
 
@@ -93,9 +148,9 @@ impl Chains {
     }
 }
 
-/// Walks `span` from `start` upwards, wrapping (for_each_cpu_wrap).
-fn wrap_iter(span: &Bitmap, start: usize) -> impl Iterator<Item = usize> + '_ {
-    span.iter().filter(move |&i| i >= start).chain(span.iter().take_while(move |&i| i < start))
+/// Walks span `id` from `start` upwards, wrapping (for_each_cpu_wrap).
+fn wrap_iter(spans: &Spans, id: u32, start: usize) -> impl Iterator<Item = usize> + '_ {
+    spans.iter(id).filter(move |&i| i >= start).chain(spans.iter(id).take_while(move |&i| i < start))
 }
 
 /// First CPU in `span` and not in `covered`, in `from..limit`.
@@ -136,12 +191,12 @@ impl<'a> GroupBuilder<'a> {
         GroupBuilder {
             spans,
             chains,
-            cycles: HashMap::new(),
-            singletons: HashMap::new(),
-            balance: HashMap::new(),
-            overlap: HashMap::new(),
+            cycles: HashMap::default(),
+            singletons: HashMap::default(),
+            balance: HashMap::default(),
+            overlap: HashMap::default(),
             overlap_groups: Vec::new(),
-            uncovered: HashMap::new(),
+            uncovered: HashMap::default(),
         }
     }
 
@@ -168,12 +223,12 @@ impl<'a> GroupBuilder<'a> {
     pub fn plain(&mut self, level: usize, cpu: usize) -> (&[u32], usize) {
         let span = self.chains.at(level, cpu);
         if !self.cycles.contains_key(&(level, span)) {
-            let bits = Arc::clone(&self.spans.bits[span as usize]);
             // The last CPU of the span builds last: its order is the one left linked.
-            let last = bits.iter().filter(|&i| self.chains.at(level, i) == span).last().unwrap_or(cpu);
+            let last = self.spans.iter(span).filter(|&i| self.chains.at(level, i) == span).last().unwrap_or(cpu);
             let mut cycle: Vec<u32> = Vec::new();
             let mut seen: Vec<u32> = Vec::new();
-            for i in wrap_iter(&bits, last) {
+            let members: Vec<usize> = wrap_iter(self.spans, span, last).collect();
+            for i in members {
                 let g = self.own_group(level, i);
                 // Groups of a sane level partition the span: seen group <=> covered CPU.
                 if !seen.contains(&g) {
@@ -211,9 +266,8 @@ impl<'a> GroupBuilder<'a> {
         if let Some(&m) = self.balance.get(&(level, group)) {
             return m;
         }
-        let g = Arc::clone(&self.spans.bits[group as usize]);
-        let mut mask = Bitmap::new(g.nbits());
-        for j in g.iter() {
+        let mut mask = Bitmap::new(self.spans.get(group).nbits());
+        for j in self.spans.iter(group) {
             if self.chains.at(level, j) != NONE && self.chains.child(level, j) == Some(group) {
                 mask.set(j);
             }

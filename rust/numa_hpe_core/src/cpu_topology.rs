@@ -268,3 +268,49 @@ impl LogicalMaps {
         self.packages.iter().position(|&p| p == package)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(node: [u32; 4]) -> Vec<CpuIds> {
+        (0..4u32)
+            .map(|c| {
+                let (llc_id, l2c_id) = CpuIds::qemu_cache_ids(c, 2, 2);
+                CpuIds { apic_id: c, core: c / 2, thread: c % 2, llc_id, l2c_id, node: node[c as usize], ..Default::default() }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cross_node_links_and_warning_once() {
+        // Threads of core 0 split over nodes: smt and l2c links dropped, one warning.
+        let ids = ids([0, 1, 1, 1]);
+        let mut m = SiblingMaps::new(4);
+        let (mut online, mut dmesg) = (Bitmap::new(4), Vec::new());
+        for c in 0..4 {
+            m.set_cpu_sibling_map(c, &ids, &online, &mut dmesg);
+            online.set(c);
+        }
+        assert_eq!(
+            dmesg,
+            ["sched: CPU #1's smt-sibling CPU #0 is not on the same node! [node: 1 != 0]. Ignoring dependency."]
+        );
+        assert_eq!(m.smt[1].format_list(), "1");
+        assert_eq!(m.llc[1].format_list(), "1-3", "SNC: cross-node LLC dropped silently");
+        assert_eq!(m.package[0].format_list(), "0-3");
+        assert!(m.numa_in_package);
+        m.remove_siblinginfo(2);
+        assert_eq!((m.smt[3].format_list(), m.package[0].format_list()), ("3".into(), "0-1,3".into()));
+    }
+
+    #[test]
+    fn logical_die_conversion_printed_once() {
+        let mut l = LogicalMaps::default();
+        let mut dmesg = Vec::new();
+        for (cpu, package) in [(0, 0), (1, 1), (2, 1)] {
+            l.update(cpu, &CpuIds { package, ..Default::default() }, &mut dmesg);
+        }
+        assert_eq!(dmesg, ["smpboot: CPU 1 Converting physical 0 to logical die 1"]);
+    }
+}

@@ -470,3 +470,55 @@ fn degenerate(keep: &mut Vec<Raw>) {
         keep.remove(0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu_topology::CpuIds;
+
+    /// algorithms.md §8.5: 8 CPUs, 2 packages = nodes 0/1, 2 cores x 2 threads, 10/20.
+    #[test]
+    fn worked_example() {
+        let ids: Vec<CpuIds> = (0..8u32)
+            .map(|c| {
+                let (llc_id, l2c_id) = CpuIds::qemu_cache_ids(c, 2, 2);
+                CpuIds { apic_id: c, package: c / 4, core: c / 2 % 2, thread: c % 2, llc_id, l2c_id, node: c / 4, ..Default::default() }
+            })
+            .collect();
+        let mut sib = SiblingMaps::new(8);
+        let mut online = Bitmap::new(8);
+        for c in 0..8 {
+            sib.set_cpu_sibling_map(c, &ids, &online, &mut Vec::new());
+            online.set(c);
+        }
+        sib.smp_cpus_done();
+        let cpu_node: Vec<u32> = ids.iter().map(|i| i.node).collect();
+        let nodes = Bitmap::from_bits(2, [0, 1]);
+        let dist = |a: usize, b: usize| if a == b { 10 } else { 20 };
+        let d = build_sched_domains(&SchedInput {
+            nr_cpu_ids: 8,
+            active: &online,
+            siblings: &sib,
+            cpu_node: &cpu_node,
+            cpu_nodes: &nodes,
+            distance: &dist,
+        });
+        let lines = d.attach_lines();
+        assert_eq!(
+            lines[..7],
+            [
+                "CPU0 attaching sched-domain(s):",
+                " domain-0: span=0-1 level=SMT",
+                "  groups: 0:{ span=0 }, 1:{ span=1 }",
+                "  domain-1: span=0-3 level=MC",
+                "   groups: 0:{ span=0-1 cap=2048 }, 2:{ span=2-3 cap=2048 }",
+                "   domain-2: span=0-7 level=NUMA",
+                "    groups: 0:{ span=0-3 cap=4096 }, 4:{ span=4-7 cap=4096 }",
+            ]
+        );
+        assert!(lines.contains(&"  groups: 5:{ span=5 }, 4:{ span=4 }".to_string()));
+        assert_eq!(lines.last().unwrap(), "root domain span: 0-7 (max cpu_capacity = 1024)");
+        let f = d.debugfs_files(0);
+        assert_eq!(f[1].2, "SD_BALANCE_NEWIDLE SD_BALANCE_EXEC SD_BALANCE_FORK SD_WAKE_AFFINE SD_SHARE_CPUCAPACITY SD_SHARE_PKG_RESOURCES SD_PREFER_SIBLING \n");
+    }
+}

@@ -109,7 +109,14 @@ impl SiblingMaps {
     }
 
     /// `topology_sane`: a link across nodes is ignored, warning once.
-    fn sane(&mut self, c: usize, o: usize, ids: &[CpuIds], name: &str, dmesg: &mut Vec<String>) -> bool {
+    fn sane(
+        &mut self,
+        c: usize,
+        o: usize,
+        ids: &[CpuIds],
+        name: &str,
+        dmesg: &mut Vec<String>,
+    ) -> bool {
         let (nc, no) = (ids[c].node, ids[o].node);
         if nc == no {
             return true;
@@ -144,7 +151,12 @@ impl SiblingMaps {
         let c = ids[cpu];
         for &i in &others {
             if i == cpu {
-                for m in [&mut self.smt, &mut self.llc, &mut self.cluster, &mut self.die] {
+                for m in [
+                    &mut self.smt,
+                    &mut self.llc,
+                    &mut self.cluster,
+                    &mut self.die,
+                ] {
                     m[cpu].set(cpu);
                 }
                 continue;
@@ -207,7 +219,13 @@ impl SiblingMaps {
                 self.booted_cores[s] = self.booted_cores[s].saturating_sub(1);
             }
         }
-        for m in [&mut self.die, &mut self.smt, &mut self.llc, &mut self.cluster, &mut self.package] {
+        for m in [
+            &mut self.die,
+            &mut self.smt,
+            &mut self.llc,
+            &mut self.cluster,
+            &mut self.package,
+        ] {
             let sibs: Vec<usize> = m[cpu].iter().collect();
             for s in sibs {
                 m[s].clear(cpu);
@@ -277,7 +295,15 @@ mod tests {
         (0..4u32)
             .map(|c| {
                 let (llc_id, l2c_id) = CpuIds::qemu_cache_ids(c, 2, 2);
-                CpuIds { apic_id: c, core: c / 2, thread: c % 2, llc_id, l2c_id, node: node[c as usize], ..Default::default() }
+                CpuIds {
+                    apic_id: c,
+                    core: c / 2,
+                    thread: c % 2,
+                    llc_id,
+                    l2c_id,
+                    node: node[c as usize],
+                    ..Default::default()
+                }
             })
             .collect()
     }
@@ -297,11 +323,18 @@ mod tests {
             ["sched: CPU #1's smt-sibling CPU #0 is not on the same node! [node: 1 != 0]. Ignoring dependency."]
         );
         assert_eq!(m.smt[1].format_list(), "1");
-        assert_eq!(m.llc[1].format_list(), "1-3", "SNC: cross-node LLC dropped silently");
+        assert_eq!(
+            m.llc[1].format_list(),
+            "1-3",
+            "SNC: cross-node LLC dropped silently"
+        );
         assert_eq!(m.package[0].format_list(), "0-3");
         assert!(m.numa_in_package);
         m.remove_siblinginfo(2);
-        assert_eq!((m.smt[3].format_list(), m.package[0].format_list()), ("3".into(), "0-1,3".into()));
+        assert_eq!(
+            (m.smt[3].format_list(), m.package[0].format_list()),
+            ("3".into(), "0-1,3".into())
+        );
     }
 
     #[test]
@@ -309,8 +342,18 @@ mod tests {
         let mut l = LogicalMaps::default();
         let mut dmesg = Vec::new();
         for (cpu, package) in [(0, 0), (1, 1), (2, 1)] {
-            l.update(cpu, &CpuIds { package, ..Default::default() }, &mut dmesg);
+            l.update(
+                cpu,
+                &CpuIds {
+                    package,
+                    ..Default::default()
+                },
+                &mut dmesg,
+            );
         }
-        assert_eq!(dmesg, ["smpboot: CPU 1 Converting physical 0 to logical die 1"]);
+        assert_eq!(
+            dmesg,
+            ["smpboot: CPU 1 Converting physical 0 to logical die 1"]
+        );
     }
 }

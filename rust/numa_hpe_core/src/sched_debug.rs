@@ -20,7 +20,9 @@ struct ListCache(HashMap<*const Bitmap, String>);
 
 impl ListCache {
     fn get(&mut self, b: &Arc<Bitmap>) -> &str {
-        self.0.entry(Arc::as_ptr(b)).or_insert_with(|| b.format_list())
+        self.0
+            .entry(Arc::as_ptr(b))
+            .or_insert_with(|| b.format_list())
     }
 }
 
@@ -52,7 +54,10 @@ impl SchedDomains {
                 let mut line = format!("{:w$} groups:", "", w = level + 1);
                 for (gi, g) in d.groups.iter().enumerate() {
                     let _ = write!(line, " {}:{{ span={}", g.id(), cache.get(&g.span));
-                    if d.flags & SD_OVERLAP != 0 && !Arc::ptr_eq(&g.mask, &g.span) && g.mask != g.span {
+                    if d.flags & SD_OVERLAP != 0
+                        && !Arc::ptr_eq(&g.mask, &g.span)
+                        && g.mask != g.span
+                    {
                         let _ = write!(line, " mask={}", cache.get(&g.mask));
                     }
                     if g.capacity != SCHED_CAPACITY_SCALE {
@@ -67,7 +72,10 @@ impl SchedDomains {
             }
         }
         if !self.span.is_empty() {
-            out.push(format!("root domain span: {} (max cpu_capacity = {SCHED_CAPACITY_SCALE})", self.span.format_list()));
+            out.push(format!(
+                "root domain span: {} (max cpu_capacity = {SCHED_CAPACITY_SCALE})",
+                self.span.format_list()
+            ));
         }
         out
     }
@@ -110,10 +118,16 @@ pub fn rebuild_lines(old_active: &Bitmap, new: &SchedDomains) -> Vec<String> {
     if old == new.span {
         return Vec::new();
     }
-    let mut out: Vec<String> = old.iter().map(|c| format!("CPU{c} attaching NULL sched-domain.")).collect();
+    let mut out: Vec<String> = old
+        .iter()
+        .map(|c| format!("CPU{c} attaching NULL sched-domain."))
+        .collect();
     out.extend(new.attach_lines());
     if !new.span.is_empty() {
-        out.push(format!("rd {}: CPUs do not have asymmetric capacities", new.span.format_list()));
+        out.push(format!(
+            "rd {}: CPUs do not have asymmetric capacities",
+            new.span.format_list()
+        ));
     }
     out
 }

@@ -127,7 +127,10 @@ struct Level {
 }
 
 /// sched_init_numa's sorted distinct distances over `nodes`, or None when one is invalid.
-fn numa_distances(nodes: &[usize], dist: &dyn Fn(usize, usize) -> u32) -> Option<(Vec<u32>, Vec<u8>)> {
+fn numa_distances(
+    nodes: &[usize],
+    dist: &dyn Fn(usize, usize) -> u32,
+) -> Option<(Vec<u32>, Vec<u8>)> {
     let n = nodes.len();
     let mut matrix = vec![0u8; n * n];
     let mut seen = [false; 256];
@@ -217,13 +220,20 @@ fn sd_parent_degenerate(c: &Raw, p: &Raw) -> bool {
 }
 
 /// Per-level topology masks of every CPU in the map: `mask_id[level][cpu]` (NONE elsewhere).
-fn level_masks(input: &SchedInput<'_>, spans: &mut Spans, cpus: &[usize]) -> (Vec<Level>, Vec<Vec<u32>>) {
+fn level_masks(
+    input: &SchedInput<'_>,
+    spans: &mut Spans,
+    cpus: &[usize],
+) -> (Vec<Level>, Vec<Vec<u32>>) {
     let n = input.nr_cpu_ids;
     let sib = input.siblings;
     let node_of = |c: usize| input.cpu_node.get(c).copied().unwrap_or(0) as usize;
     let mut node_cpus: HashMap<usize, Bitmap> = HashMap::default();
     for &c in cpus {
-        node_cpus.entry(node_of(c)).or_insert_with(|| Bitmap::new(n)).set(c);
+        node_cpus
+            .entry(node_of(c))
+            .or_insert_with(|| Bitmap::new(n))
+            .set(c);
     }
     let mut levels = Vec::new();
     let mut ids = Vec::new();
@@ -241,7 +251,12 @@ fn level_masks(input: &SchedInput<'_>, spans: &mut Spans, cpus: &[usize]) -> (Ve
         }
         v
     };
-    let plain = |name, tl_flags| Level { name, tl_flags, overlap: false, numa_distance: 0 };
+    let plain = |name, tl_flags| Level {
+        name,
+        tl_flags,
+        overlap: false,
+        numa_distance: 0,
+    };
     levels.push(plain("SMT", SD_SHARE_CPUCAPACITY | SD_SHARE_PKG_RESOURCES));
     ids.push(sibling_level(spans, &sib.smt));
     levels.push(plain("CLS", SD_SHARE_PKG_RESOURCES));
@@ -269,7 +284,12 @@ fn level_masks(input: &SchedInput<'_>, spans: &mut Spans, cpus: &[usize]) -> (Ve
     for (j, &d) in dists.iter().enumerate() {
         let name = if j == 0 { "NODE" } else { "NUMA" };
         let tl_flags = if j == 0 { 0 } else { SD_NUMA };
-        levels.push(Level { name, tl_flags, overlap: j > 0, numa_distance: d });
+        levels.push(Level {
+            name,
+            tl_flags,
+            overlap: j > 0,
+            numa_distance: d,
+        });
         // sched_domains_numa_masks[j][node], deduplicated by the set of nodes it covers.
         let mut by_set: HashMap<Vec<u64>, u32> = HashMap::default();
         let mut per_node: HashMap<usize, u32> = HashMap::default();
@@ -324,7 +344,10 @@ fn insane_masks(spans: &Spans, masks: &[u32], cpus: &[usize], n: usize) -> Vec<u
             count[c] = count[c].saturating_add(1);
         }
     }
-    distinct.into_iter().filter(|&m| spans.iter(m).any(|c| count[c] > 1)).collect()
+    distinct
+        .into_iter()
+        .filter(|&m| spans.iter(m).any(|c| count[c] > 1))
+        .collect()
 }
 
 /// Build the domains of all active CPUs.
@@ -334,7 +357,11 @@ pub fn build_sched_domains(input: &SchedInput<'_>) -> SchedDomains {
     let mut cpu_map = input.active.clone();
     cpu_map.resize(n);
     let cpus: Vec<usize> = cpu_map.iter().collect();
-    let mut out = SchedDomains { per_cpu: vec![Vec::new(); n], span: cpu_map.clone(), ..Default::default() };
+    let mut out = SchedDomains {
+        per_cpu: vec![Vec::new(); n],
+        span: cpu_map.clone(),
+        ..Default::default()
+    };
     if cpus.is_empty() {
         return out;
     }
@@ -344,7 +371,13 @@ pub fn build_sched_domains(input: &SchedInput<'_>) -> SchedDomains {
     let insane: Vec<Vec<u32>> = levels
         .iter()
         .zip(&mask_ids)
-        .map(|(l, m)| if l.overlap { Vec::new() } else { insane_masks(&spans, m, &cpus, n) })
+        .map(|(l, m)| {
+            if l.overlap {
+                Vec::new()
+            } else {
+                insane_masks(&spans, m, &cpus, n)
+            }
+        })
         .collect();
 
     // build_sched_domain for each CPU, bottom-up, stopping at the level spanning cpu_map.
@@ -373,8 +406,10 @@ pub fn build_sched_domains(input: &SchedInput<'_>) -> SchedDomains {
                 });
                 if let Some(f) = fixed {
                     out.warnings.push("BUG: arch topology borken".to_string());
-                    out.warnings
-                        .push(format!("     the {} domain not a subset of the {} domain", levels[cl].name, l.name));
+                    out.warnings.push(format!(
+                        "     the {} domain not a subset of the {} domain",
+                        levels[cl].name, l.name
+                    ));
                     s = f;
                 }
             }
@@ -403,7 +438,14 @@ pub fn build_sched_domains(input: &SchedInput<'_>) -> SchedDomains {
                 (Variant::Plain(pos as u32), cycle.len())
             };
             let weight = gb.spans.weight[s as usize];
-            raws[c].push(Raw { level: li, span: s, flags: params[li].0, ngroups, weight, groups });
+            raws[c].push(Raw {
+                level: li,
+                span: s,
+                flags: params[li].0,
+                ngroups,
+                weight,
+                groups,
+            });
         }
     }
     let mut memo: HashMap<(usize, u32, u32, Variant, u32), Arc<SchedDomain>> = HashMap::default();
@@ -422,7 +464,10 @@ pub fn build_sched_domains(input: &SchedInput<'_>) -> SchedDomains {
                     Variant::Plain(pos) => {
                         let (cycle, _) = gb.plain(r.level, c);
                         let (a, b) = cycle.split_at(pos as usize);
-                        b.iter().chain(a).map(|&g| GroupRef { span: g, mask: g }).collect()
+                        b.iter()
+                            .chain(a)
+                            .map(|&g| GroupRef { span: g, mask: g })
+                            .collect()
                     }
                 };
                 let (_, imb, nice) = params[r.level];
@@ -482,7 +527,16 @@ mod tests {
         let ids: Vec<CpuIds> = (0..8u32)
             .map(|c| {
                 let (llc_id, l2c_id) = CpuIds::qemu_cache_ids(c, 2, 2);
-                CpuIds { apic_id: c, package: c / 4, core: c / 2 % 2, thread: c % 2, llc_id, l2c_id, node: c / 4, ..Default::default() }
+                CpuIds {
+                    apic_id: c,
+                    package: c / 4,
+                    core: c / 2 % 2,
+                    thread: c % 2,
+                    llc_id,
+                    l2c_id,
+                    node: c / 4,
+                    ..Default::default()
+                }
             })
             .collect();
         let mut sib = SiblingMaps::new(8);
@@ -517,7 +571,10 @@ mod tests {
             ]
         );
         assert!(lines.contains(&"  groups: 5:{ span=5 }, 4:{ span=4 }".to_string()));
-        assert_eq!(lines.last().unwrap(), "root domain span: 0-7 (max cpu_capacity = 1024)");
+        assert_eq!(
+            lines.last().unwrap(),
+            "root domain span: 0-7 (max cpu_capacity = 1024)"
+        );
         let f = d.debugfs_files(0);
         assert_eq!(f[1].2, "SD_BALANCE_NEWIDLE SD_BALANCE_EXEC SD_BALANCE_FORK SD_WAKE_AFFINE SD_SHARE_CPUCAPACITY SD_SHARE_PKG_RESOURCES SD_PREFER_SIBLING \n");
     }

@@ -82,7 +82,8 @@ impl Spans {
         }
         let id = self.bits.len() as u32;
         self.range.push((lo as u32, hi as u32));
-        self.weight.push(b.words()[lo..hi].iter().map(|w| w.count_ones()).sum());
+        self.weight
+            .push(b.words()[lo..hi].iter().map(|w| w.count_ones()).sum());
         self.bits.push(Arc::new(b.clone()));
         self.index.entry(h).or_default().push(id);
         id
@@ -135,7 +136,11 @@ pub(crate) struct Chains {
 
 impl Chains {
     fn at(&self, level: usize, cpu: usize) -> u32 {
-        self.span_at.get(level).and_then(|v| v.get(cpu)).copied().unwrap_or(NONE)
+        self.span_at
+            .get(level)
+            .and_then(|v| v.get(cpu))
+            .copied()
+            .unwrap_or(NONE)
     }
 
     /// Span of the child of `cpu`'s domain at `level` (None at the lowest level).
@@ -150,7 +155,10 @@ impl Chains {
 
 /// Walks span `id` from `start` upwards, wrapping (for_each_cpu_wrap).
 fn wrap_iter(spans: &Spans, id: u32, start: usize) -> impl Iterator<Item = usize> + '_ {
-    spans.iter(id).filter(move |&i| i >= start).chain(spans.iter(id).take_while(move |&i| i < start))
+    spans
+        .iter(id)
+        .filter(move |&i| i >= start)
+        .chain(spans.iter(id).take_while(move |&i| i < start))
 }
 
 /// First CPU in `span` and not in `covered`, in `from..limit`.
@@ -224,7 +232,12 @@ impl<'a> GroupBuilder<'a> {
         let span = self.chains.at(level, cpu);
         if !self.cycles.contains_key(&(level, span)) {
             // The last CPU of the span builds last: its order is the one left linked.
-            let last = self.spans.iter(span).filter(|&i| self.chains.at(level, i) == span).last().unwrap_or(cpu);
+            let last = self
+                .spans
+                .iter(span)
+                .filter(|&i| self.chains.at(level, i) == span)
+                .last()
+                .unwrap_or(cpu);
             let mut cycle: Vec<u32> = Vec::new();
             let mut seen: Vec<u32> = Vec::new();
             let members: Vec<usize> = wrap_iter(self.spans, span, last).collect();
@@ -281,10 +294,14 @@ impl<'a> GroupBuilder<'a> {
     pub fn overlap(&mut self, level: usize, cpu: usize) -> usize {
         let span = self.chains.at(level, cpu);
         let own = self.chains.child(level, cpu).unwrap_or(span);
-        let d = self.uncovered.entry((level, span, own)).or_insert_with(|| {
-            self.spans.get(span).andnot(self.spans.get(own))
-        });
-        let first_uncovered = d.next_from(cpu + 1).or_else(|| d.first()).unwrap_or(usize::MAX);
+        let d = self
+            .uncovered
+            .entry((level, span, own))
+            .or_insert_with(|| self.spans.get(span).andnot(self.spans.get(own)));
+        let first_uncovered = d
+            .next_from(cpu + 1)
+            .or_else(|| d.first())
+            .unwrap_or(usize::MAX);
         let key = (level, span, own, first_uncovered);
         if let Some(&id) = self.overlap.get(&key) {
             return id as usize;

@@ -10,7 +10,10 @@ use numa_hpe_core::sched_domain::{build_sched_domains, rebuild_lines, SchedDomai
 use serde_json::Value;
 
 fn case_dir(name: &str) -> String {
-    format!("{}/../../../shared/oracle/cases/{name}", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/../../../shared/oracle/cases/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 fn load(path: &str) -> Value {
@@ -56,9 +59,18 @@ impl Machine {
     }
 
     fn distance(&self, a: usize, b: usize) -> u32 {
-        match (self.pxm_of_node.get(&(a as u32)), self.pxm_of_node.get(&(b as u32))) {
+        match (
+            self.pxm_of_node.get(&(a as u32)),
+            self.pxm_of_node.get(&(b as u32)),
+        ) {
             (Some(&pa), Some(&pb)) if !self.dist.is_empty() => self.dist[pa][pb],
-            _ => if a == b { 10 } else { 20 },
+            _ => {
+                if a == b {
+                    10
+                } else {
+                    20
+                }
+            }
         }
     }
 
@@ -79,7 +91,12 @@ impl Machine {
     fn boot(case: &Value) -> Machine {
         let fw = &case["firmware"];
         let n = fw["nr_cpus_possible"].as_u64().unwrap() as usize;
-        let enabled: Vec<&Value> = fw["cpus"].as_array().unwrap().iter().filter(|c| c["enabled"] == true).collect();
+        let enabled: Vec<&Value> = fw["cpus"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["enabled"] == true)
+            .collect();
         let maxcpus = case["cmdline"]
             .as_str()
             .unwrap()
@@ -87,14 +104,23 @@ impl Machine {
             .find_map(|w| w.strip_prefix("maxcpus="))
             .map_or(usize::MAX, |v| v.parse().unwrap());
         let mut pxm_of_node = BTreeMap::new();
-        for e in fw["cpus"].as_array().unwrap().iter().chain(fw["memory_affinity"].as_array().unwrap()) {
+        for e in fw["cpus"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(fw["memory_affinity"].as_array().unwrap())
+        {
             if let (Some(nd), Some(p)) = (e["node"].as_u64(), e["pxm"].as_u64()) {
                 pxm_of_node.entry(nd as u32).or_insert(p as usize);
             }
         }
         let dist = fw["distances"]
             .as_array()
-            .map(|rows| rows.iter().map(|r| r.as_array().unwrap().iter().map(u).collect()).collect())
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| r.as_array().unwrap().iter().map(u).collect())
+                    .collect()
+            })
             .unwrap_or_default();
         let mut m = Machine {
             n,
@@ -121,9 +147,11 @@ impl Machine {
     }
 
     fn bring_up(&mut self, cpu: usize) {
-        self.logical.update(cpu, &self.ids[cpu], &mut self.cpus_lines);
+        self.logical
+            .update(cpu, &self.ids[cpu], &mut self.cpus_lines);
         let mut warn = Vec::new();
-        self.sib.set_cpu_sibling_map(cpu, &self.ids, &self.online, &mut warn);
+        self.sib
+            .set_cpu_sibling_map(cpu, &self.ids, &self.online, &mut warn);
         self.online.set(cpu);
     }
 
@@ -144,7 +172,9 @@ impl Machine {
 
     /// Our value of an exact-rule file, if it is one we model.
     fn file(&self, path: &str) -> Option<String> {
-        let rest = path.strip_prefix("/sys/devices/system/cpu/cpu").or(path.strip_prefix("/sys/kernel/debug/sched/domains/cpu"))?;
+        let rest = path
+            .strip_prefix("/sys/devices/system/cpu/cpu")
+            .or(path.strip_prefix("/sys/kernel/debug/sched/domains/cpu"))?;
         let (num, tail) = rest.split_once('/')?;
         let cpu: usize = num.parse().ok()?;
         if let Some(attr) = tail.strip_prefix("topology/") {
@@ -164,18 +194,31 @@ impl Machine {
                 "cluster_id" => return Some(format!("{}\n", i.l2c_id)),
                 _ => return None,
             };
-            return Some(format!("{}\n", if list { m.format_list() } else { m.format_mask() }));
+            return Some(format!(
+                "{}\n",
+                if list {
+                    m.format_list()
+                } else {
+                    m.format_mask()
+                }
+            ));
         }
         let (dom, attr) = tail.strip_prefix("domain")?.split_once('/')?;
         let dom: usize = dom.parse().ok()?;
-        self.doms.debugfs_files(cpu).into_iter().find(|(d, a, _)| *d == dom && *a == attr).map(|(_, _, c)| c)
+        self.doms
+            .debugfs_files(cpu)
+            .into_iter()
+            .find(|(d, a, _)| *d == dom && *a == attr)
+            .map(|(_, _, c)| c)
     }
 
     fn debugfs_paths(&self) -> Vec<String> {
         let mut v = Vec::new();
         for cpu in self.online.iter() {
             for (d, a, _) in self.doms.debugfs_files(cpu) {
-                v.push(format!("/sys/kernel/debug/sched/domains/cpu{cpu}/domain{d}/{a}"));
+                v.push(format!(
+                    "/sys/kernel/debug/sched/domains/cpu{cpu}/domain{d}/{a}"
+                ));
             }
         }
         v
@@ -184,25 +227,40 @@ impl Machine {
 
 fn is_sched_line(l: &str) -> bool {
     (l.starts_with("CPU") && l.contains(" attaching "))
-        || l.starts_with(' ') && (l.trim_start().starts_with("domain-") || l.trim_start().starts_with("groups:"))
+        || l.starts_with(' ')
+            && (l.trim_start().starts_with("domain-") || l.trim_start().starts_with("groups:"))
         || l.starts_with("root domain span: ")
         || l.starts_with("rd ") && l.ends_with("asymmetric capacities")
 }
 
 /// Compares one snapshot; returns the number of checked fields.
 fn check_snapshot(m: &Machine, exp: &Value, label: &str, verbose: bool) -> usize {
-    let dmesg: Vec<&str> = exp["dmesg"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    let dmesg: Vec<&str> = exp["dmesg"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
     let sched: Vec<&str> = dmesg.iter().copied().filter(|l| is_sched_line(l)).collect();
     let want_sched: Vec<&str> = if verbose { sched } else { Vec::new() };
-    let ours: Vec<&str> = if verbose { m.sched_lines.iter().map(String::as_str).collect() } else { Vec::new() };
+    let ours: Vec<&str> = if verbose {
+        m.sched_lines.iter().map(String::as_str).collect()
+    } else {
+        Vec::new()
+    };
     assert_eq!(ours, want_sched, "{label}: sched dmesg");
-    let conv: Vec<&str> = dmesg.iter().copied().filter(|l| l.starts_with("smpboot: CPU ") && l.contains(" Converting physical ")).collect();
+    let conv: Vec<&str> = dmesg
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("smpboot: CPU ") && l.contains(" Converting physical "))
+        .collect();
     assert_eq!(m.cpus_lines, conv, "{label}: Converting lines");
     let files = exp["files"].as_object().unwrap();
     let mut checked = 0;
     for (path, want) in files {
         let topo = path.contains("/topology/") && path.starts_with("/sys/devices/system/cpu/cpu");
-        let dbg = path.starts_with("/sys/kernel/debug/sched/domains/") && !path.ends_with("max_newidle_lb_cost");
+        let dbg = path.starts_with("/sys/kernel/debug/sched/domains/")
+            && !path.ends_with("max_newidle_lb_cost");
         if !(topo || dbg) {
             continue;
         }
@@ -225,7 +283,12 @@ fn want_sched_len(exp: &Value, verbose: bool) -> usize {
     if !verbose {
         return 0;
     }
-    exp["dmesg"].as_array().unwrap().iter().filter(|l| is_sched_line(l.as_str().unwrap())).count()
+    exp["dmesg"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| is_sched_line(l.as_str().unwrap()))
+        .count()
 }
 
 fn replay(name: &str) {
@@ -240,13 +303,23 @@ fn replay(name: &str) {
             let exp = load(&format!("{dir}/expected/{label}.json"));
             total += check_snapshot(&m, &exp, &format!("{name}/{label}"), verbose);
         } else if let Some(path) = step["write"].as_str() {
-            let cpu = path.strip_prefix("/sys/devices/system/cpu/cpu").and_then(|r| r.strip_suffix("/online"));
-            if let (Some(cpu), Some("ok")) = (cpu.and_then(|c| c.parse::<usize>().ok()), step["expect"].as_str()) {
+            let cpu = path
+                .strip_prefix("/sys/devices/system/cpu/cpu")
+                .and_then(|r| r.strip_suffix("/online"));
+            if let (Some(cpu), Some("ok")) = (
+                cpu.and_then(|c| c.parse::<usize>().ok()),
+                step["expect"].as_str(),
+            ) {
                 m.set_online(cpu, step["data"].as_str().unwrap().starts_with('1'));
             }
         } else if step["firmware"] == "add_cpu" && step["expect"] == "ok" {
             let apic = u(&step["apic_id"]);
-            let slot = fw["cpus"].as_array().unwrap().iter().find(|c| u(&c["apic_id"]) == apic).unwrap();
+            let slot = fw["cpus"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| u(&c["apic_id"]) == apic)
+                .unwrap();
             let cpu = step["expect_cpu"].as_u64().unwrap() as usize;
             m.ids[cpu] = Machine::ids_of(&fw, slot);
         } else if step["firmware"] == "remove_cpu" && step["expect"] == "ok" {

@@ -32,7 +32,16 @@ fn build_8192_cpus_1024_nodes() {
             let apic = c as u32;
             let (llc_id, l2c_id) = CpuIds::qemu_cache_ids(apic, 2, 4);
             let node = (c / 8) as u32;
-            CpuIds { apic_id: apic, package: node, core: (c as u32 / 2) % 4, thread: c as u32 % 2, llc_id, l2c_id, node, ..Default::default() }
+            CpuIds {
+                apic_id: apic,
+                package: node,
+                core: (c as u32 / 2) % 4,
+                thread: c as u32 % 2,
+                llc_id,
+                l2c_id,
+                node,
+                ..Default::default()
+            }
         })
         .collect();
     // Direct construction (set_cpu_sibling_map is O(n) per CPU and not what is timed).

@@ -3,7 +3,9 @@
 
 use numa_hpe_core::bitmap::Bitmap;
 use numa_hpe_core::cpu_topology::{CpuIds, SiblingMaps};
-use numa_hpe_core::sched_domain::{build_sched_domains, rebuild_lines, SchedDomains, SchedInput, SD_OVERLAP};
+use numa_hpe_core::sched_domain::{
+    build_sched_domains, rebuild_lines, SchedDomains, SchedInput, SD_OVERLAP,
+};
 use proptest::prelude::*;
 
 #[derive(Debug)]
@@ -40,7 +42,14 @@ fn topo(valid_dist: bool) -> impl Strategy<Value = Topo> {
                 if !valid_dist {
                     dist[0][0] = raw[0];
                 }
-                Topo { threads, cores, packages, node_of_core, dist, active }
+                Topo {
+                    threads,
+                    cores,
+                    packages,
+                    node_of_core,
+                    dist,
+                    active,
+                }
             })
     })
 }
@@ -49,11 +58,24 @@ fn build(t: &Topo) -> (SchedDomains, Bitmap) {
     let n = (t.threads * t.cores * t.packages) as usize;
     let ids: Vec<CpuIds> = (0..n as u32)
         .map(|c| {
-            let (thread, core, package) = (c % t.threads, c / t.threads % t.cores, c / t.threads / t.cores);
+            let (thread, core, package) = (
+                c % t.threads,
+                c / t.threads % t.cores,
+                c / t.threads / t.cores,
+            );
             let apic = c;
             let (llc_id, l2c_id) = CpuIds::qemu_cache_ids(apic, t.threads, t.cores);
             let node = t.node_of_core[(c / t.threads) as usize];
-            CpuIds { apic_id: apic, package, core, thread, llc_id, l2c_id, node, ..Default::default() }
+            CpuIds {
+                apic_id: apic,
+                package,
+                core,
+                thread,
+                llc_id,
+                l2c_id,
+                node,
+                ..Default::default()
+            }
         })
         .collect();
     let mut sib = SiblingMaps::new(n);

@@ -133,7 +133,7 @@ impl Machine {
         let nr_node_ids = nodes.possible.last().map_or(1, |n| n + 1);
         let online_mem = nodes.online.clone();
         let layout = free_area_init(&mem, max_pfn, &params, &online_mem, &nodes.possible, &mut dmesg);
-        let mut pgdat: BTreeMap<u32, Pgdat> = layout.pgdat.into_iter().collect();
+        let pgdat: BTreeMap<u32, Pgdat> = layout.pgdat.into_iter().collect();
         for (&nid, pg) in &pgdat {
             if pg.present_pages() > 0 {
                 nodes.memory.set(nid as usize);

@@ -194,8 +194,9 @@ impl Machine {
             m.cpus.nr_cpu_ids, m.cpus.nr_cpu_ids, m.nr_node_ids
         );
         m.dmesg.push(line);
-        let boot_cpu_nodes = Bitmap::from_bits(MAX_NUMNODES as usize, [m.cpus.node[0] as usize]);
-        m.build_all_zonelists(None, Some(&boot_cpu_nodes), Some(reserved.total_pages_boot));
+        // start_kernel builds the zonelists before any CPU is in a node's cpumask
+        let no_cpus = Bitmap::new(MAX_NUMNODES as usize);
+        m.build_all_zonelists(None, Some(&no_cpus), Some(reserved.total_pages_boot));
         m.smp_init();
         m.create_boot_memory_blocks(&reserved);
         m.boot_watermarks(&reserved);

@@ -31,7 +31,7 @@ fn int_sqrt(x: u64) -> u64 {
 impl Machine {
     /// `build_all_zonelists(pgdat)`: for `new_node` (a node not yet online) only its own list,
     /// else every possible node; then `Built N zonelists...` and `Policy zone:`.
-    /// `cpu_nodes` overrides which nodes count as having CPUs (at boot only the boot CPU's).
+    /// `cpu_nodes` overrides which nodes count as having CPUs (none at boot).
     /// `total_override`: the boot call's early `Total pages` (before memblock frees memory).
     pub fn build_all_zonelists(&mut self, new_node: Option<u32>, cpu_nodes: Option<&Bitmap>, total_override: Option<u64>) {
         let with_cpus = match cpu_nodes {

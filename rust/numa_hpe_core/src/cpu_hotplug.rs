@@ -4,7 +4,7 @@
 
 use crate::error::{err, Errno, Result};
 use crate::machine::Machine;
-use crate::smpboot::cpu_ids;
+use crate::smpboot::{cpu_ids, qemu_dims};
 
 impl Machine {
     /// `try_online_node(nid)`: a memoryless node comes online (own zonelist only) and registers.
@@ -89,7 +89,7 @@ impl Machine {
             self.cpus.node[cpu] = node;
         }
         let node = self.cpus.node[cpu];
-        self.cpus.ids[cpu] = cpu_ids(&self.fw.cpus[slot], &self.fw.cpus, node);
+        self.cpus.ids[cpu] = cpu_ids(&self.fw.cpus[slot], qemu_dims(&self.fw.cpus), node);
         self.cpus.present.set(cpu);
         self.cpus.registered.set(cpu);
         self.cpus.need_hotplug_init.set(cpu);

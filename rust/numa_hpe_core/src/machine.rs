@@ -110,6 +110,9 @@ pub const PAGES_PER_SECTION: u64 = crate::free_area_init::PAGES_PER_SECTION;
 impl Machine {
     /// Boot `fw` with `cmdline` under `config`.
     pub fn boot(fw: Firmware, cmdline: &str, config: KernelConfig) -> Result<Machine> {
+        let trace = std::env::var_os("NUMA_HPE_TRACE_BOOT").is_some();
+        let t0 = std::time::Instant::now();
+        let tr = |what: &str| if trace { eprintln!("{what}: {:?}", t0.elapsed()) };
         fw.validate()?;
         let mut params = BootParams::parse(cmdline);
         if config == KernelConfig::Oracle {
@@ -123,6 +126,7 @@ impl Machine {
         dmesg.append(&mut params.dmesg.clone());
         let ram: Vec<(u64, u64)> = e.table.ram_ranges();
         let max_pfn = ram.iter().map(|&(_, end)| end >> 12).max().unwrap_or(0);
+        tr("let numa = numa_init(");
         let numa = numa_init(&fw, &params, &ram, max_pfn, &mut dmesg);
         let mem = memblock_ranges(&ram, &numa);
         let mut nodes = NodeStates::new(MAX_NUMNODES as usize);
@@ -132,6 +136,7 @@ impl Machine {
         }
         let nr_node_ids = nodes.possible.last().map_or(1, |n| n + 1);
         let online_mem = nodes.online.clone();
+        tr("let layout = free_area_init(");
         let layout = free_area_init(&mem, max_pfn, &params, &online_mem, &nodes.possible, &mut dmesg);
         let pgdat: BTreeMap<u32, Pgdat> = layout.pgdat.into_iter().collect();
         for (&nid, pg) in &pgdat {
@@ -142,6 +147,7 @@ impl Machine {
                 nodes.normal_memory.set(nid as usize);
             }
         }
+        tr("let block_size = probe_memory_");
         let block_size = probe_memory_block_size(max_pfn << 12);
         let mut m = Machine {
             config,
@@ -186,8 +192,10 @@ impl Machine {
         };
         m.auto_online = m.params.memhp_default_state.unwrap_or(OnlineType::Offline);
         m.mem_hotplug_nodes = m.nodes.online.clone();
+        tr("m.prefill_possible_map();");
         m.prefill_possible_map();
         m.init_cpu_to_node();
+        tr("let reserved = m.apply_boot_re");
         let reserved = m.apply_boot_reservations();
         let line = format!(
             "setup_percpu: NR_CPUS:{NR_CPUS} nr_cpumask_bits:{} nr_cpu_ids:{} nr_node_ids:{}",
@@ -196,12 +204,16 @@ impl Machine {
         m.dmesg.push(line);
         // start_kernel builds the zonelists before any CPU is in a node's cpumask
         let no_cpus = Bitmap::new(MAX_NUMNODES as usize);
+        tr("m.build_all_zonelists(None, So");
         m.build_all_zonelists(None, Some(&no_cpus), Some(reserved.total_pages_boot));
+        tr("m.smp_init();");
         m.smp_init();
+        tr("m.create_boot_memory_blocks(&r");
         m.create_boot_memory_blocks(&reserved);
         m.boot_watermarks(&reserved);
         let lines = reserve_ram_buffer_lines(&m.e820);
         m.dmesg.extend(lines);
+        tr("Ok(m)\n    }");
         Ok(m)
     }
 
@@ -288,20 +300,17 @@ impl Machine {
         let bp = self.block_pages();
         let mut ids: Vec<u64> = Vec::new();
         for r in &self.mem {
-            let (first, last) = (r.start / bp, (r.end - 1) / bp);
-            for id in first..=last {
-                if ids.last() != Some(&id) && !ids.contains(&id) {
-                    ids.push(id);
-                }
-            }
+            ids.extend(r.start / bp..=(r.end - 1) / bp);
         }
         ids.sort_unstable();
+        ids.dedup();
         for id in ids {
             let (s, e) = (id * bp, (id + 1) * bp);
             let mut nodes: Vec<u32> = Vec::new();
             let mut zones: Vec<(u32, ZoneType)> = Vec::new();
             let mut present = 0;
-            for r in self.mem.iter().filter(|r| r.start < e && s < r.end) {
+            let first = self.mem.partition_point(|r| r.end <= s);
+            for r in self.mem[first..].iter().take_while(|r| r.start < e) {
                 if !nodes.contains(&r.nid) {
                     nodes.push(r.nid);
                 }

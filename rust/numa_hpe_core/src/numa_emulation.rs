@@ -354,9 +354,12 @@ fn cleanup(mi: &mut Vec<MemBlk>, ram: &Ram, high: u64, dmesg: &mut Vec<String>) 
                 let (a, b) = (r(bi.start, bi.end), r(bj.start, bj.end));
                 dmesg.push(format!("Warning: node {} {a} overlaps with itself {b}", bi.nid));
             }
+            if bi.nid != bj.nid {
+                j += 1;
+                continue;
+            }
             let (start, end) = (bi.start.min(bj.start), bi.end.max(bj.end));
-            let blocked = mi.iter().any(|k| k.nid != bi.nid && start < k.end && end > k.start);
-            if bi.nid != bj.nid || blocked {
+            if mi.iter().any(|k| k.nid != bi.nid && start < k.end && end > k.start) {
                 j += 1;
                 continue;
             }

@@ -45,12 +45,17 @@ pub fn numa_init(
 ) -> NumaInit {
     let high = max_pfn << 12;
     let mut pxm_to_node: Vec<(u32, u32)> = Vec::new();
-    let map_pxm = |pxm: u32, map: &mut Vec<(u32, u32)>| -> u32 {
-        if let Some(&(_, n)) = map.iter().find(|&&(p, _)| p == pxm) {
+    // acpi_map_pxm_to_node: node ids in first-seen PXM order
+    let mut node_of_pxm: Vec<Option<u32>> = vec![None; MAX_NUMNODES as usize];
+    let map_pxm = |pxm: u32, map: &mut Vec<(u32, u32)>, idx: &mut Vec<Option<u32>>| -> u32 {
+        if let Some(n) = idx.get(pxm as usize).copied().flatten() {
             return n;
         }
         let n = map.len() as u32;
         map.push((pxm, n));
+        if let Some(slot) = idx.get_mut(pxm as usize) {
+            *slot = Some(n);
+        }
         n
     };
     let use_srat = !params.numa_off
@@ -65,14 +70,14 @@ pub fn numa_init(
     if use_srat {
         for (i, c) in fw.cpus.iter().enumerate() {
             if let Some(pxm) = c.pxm {
-                let n = map_pxm(pxm, &mut pxm_to_node);
+                let n = map_pxm(pxm, &mut pxm_to_node, &mut node_of_pxm);
                 parsed.set(n as usize);
                 cpu_node[i] = Some(n);
                 dmesg.push(format!("SRAT: PXM {pxm} -> APIC 0x{:02x} -> Node {n}", c.apic_id));
             }
         }
         for m in &fw.memory_affinity {
-            let n = map_pxm(m.pxm, &mut pxm_to_node);
+            let n = map_pxm(m.pxm, &mut pxm_to_node, &mut node_of_pxm);
             parsed.set(n as usize);
             dmesg.push(format!(
                 "ACPI: SRAT: Node {n} PXM {} [mem {:#010x}-{:#010x}]{}",
@@ -100,15 +105,18 @@ pub fn numa_init(
             let cnt = nodes.last().map_or(0, |n| n + 1);
             distance = DistanceTable::alloc(cnt);
             dmesg.push(format!("NUMA: Initialized distance table, cnt={cnt}"));
+            let mut node_of = vec![None; slit.len()];
+            for &(p, n) in &pxm_to_node {
+                if let Some(slot) = node_of.get_mut(p as usize) {
+                    *slot = Some(n as usize);
+                }
+            }
             for (i, row) in slit.iter().enumerate() {
+                let Some(a) = node_of[i] else { continue };
                 for (j, &d) in row.iter().enumerate() {
-                    let (Some(a), Some(b)) = (
-                        pxm_to_node.iter().find(|p| p.0 as usize == i),
-                        pxm_to_node.iter().find(|p| p.0 as usize == j),
-                    ) else {
-                        continue;
-                    };
-                    distance.set(a.1 as usize, b.1 as usize, d);
+                    if let Some(b) = node_of.get(j).copied().flatten() {
+                        distance.set(a, b, d);
+                    }
                 }
             }
         }

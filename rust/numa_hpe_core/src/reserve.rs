@@ -58,7 +58,7 @@ struct TopDown {
 
 impl TopDown {
     fn reserve(&mut self, s: u64, e: u64) {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.free.len() + 1);
         for &(fs, fe, nid) in &self.free {
             if fe <= s || fs >= e {
                 out.push((fs, fe, nid));
@@ -72,30 +72,31 @@ impl TopDown {
             }
             self.taken.push((fs.max(s), fe.min(e), nid));
         }
-        out.sort_unstable();
         self.free = out;
     }
 
     /// Allocate `n` pages as high as possible (on `nid` when given, falling back to anywhere).
+    /// `free` is kept sorted by address, so the highest candidates come last.
     fn alloc(&mut self, n: u64, nid: Option<u32>, limit: Option<u64>, align: u64, min_pfn: u64) {
         if n == 0 {
             return;
         }
-        let mut cands: Vec<(u64, u64, u32)> = self.free.clone();
-        cands.sort_unstable_by_key(|r| std::cmp::Reverse(r.1));
-        for (fs, fe, rnid) in cands {
+        let mut best: Option<u64> = None;
+        for &(fs, fe, rnid) in self.free.iter().rev() {
             if nid.is_some_and(|x| x != rnid) {
                 continue;
             }
             let top = limit.map_or(fe, |l| fe.min(l));
             let Some(start) = top.checked_sub(n).map(|s| s / align * align) else { continue };
             if start >= fs.max(min_pfn) && start + n <= top {
-                self.reserve(start, start + n);
-                return;
+                best = Some(start);
+                break;
             }
         }
-        if nid.is_some() {
-            self.alloc(n, None, limit, align, min_pfn);
+        match best {
+            Some(start) => self.reserve(start, start + n),
+            None if nid.is_some() => self.alloc(n, None, limit, align, min_pfn),
+            None => {}
         }
     }
 }
@@ -158,7 +159,9 @@ pub fn boot_reserved(mem: &[MemRange], pgdat: &BTreeMap<u32, Pgdat>, inp: &BootI
             ZoneType::Normal
         }
     };
-    let mut a = TopDown { free: mem.iter().map(|r| (r.start, r.end, r.nid)).collect(), taken: Vec::new() };
+    let mut free: Vec<(u64, u64, u32)> = mem.iter().map(|r| (r.start, r.end, r.nid)).collect();
+    free.sort_unstable();
+    let mut a = TopDown { free, taken: Vec::new() };
     let mem_nodes: Vec<u32> = pgdat.iter().filter(|(_, p)| p.present_pages() > 0).map(|(n, _)| *n).collect();
     a.reserve(0, LOW_RESERVED_END);
     a.reserve(KERNEL_START, KERNEL_END);
@@ -176,8 +179,12 @@ pub fn boot_reserved(mem: &[MemRange], pgdat: &BTreeMap<u32, Pgdat>, inp: &BootI
             sec_node.entry(sec).or_insert(r.nid);
         }
     }
+    let mut nsec_of: BTreeMap<u32, u64> = BTreeMap::new();
+    for &n in sec_node.values() {
+        *nsec_of.entry(n).or_insert(0) += 1;
+    }
     for &nid in &mem_nodes {
-        let nsec = sec_node.values().filter(|&&n| n == nid).count() as u64;
+        let nsec = nsec_of.get(&nid).copied().unwrap_or(0);
         a.alloc(nsec * MEMMAP_PAGES_PER_SECTION, Some(nid), None, 512, MAX_DMA_PFN);
     }
     for &nid in inp.possible_nodes {
@@ -188,8 +195,12 @@ pub fn boot_reserved(mem: &[MemRange], pgdat: &BTreeMap<u32, Pgdat>, inp: &BootI
     let mut cpu_nodes: Vec<u32> = inp.cpu_nodes.to_vec();
     cpu_nodes.sort_unstable();
     cpu_nodes.dedup();
+    let mut ncpu_of: BTreeMap<u32, u64> = BTreeMap::new();
+    for &c in inp.cpu_nodes {
+        *ncpu_of.entry(c).or_insert(0) += 1;
+    }
     for nid in cpu_nodes {
-        let n = inp.cpu_nodes.iter().filter(|&&c| c == nid).count() as u64;
+        let n = ncpu_of[&nid];
         let on = mem_nodes.contains(&nid).then_some(nid);
         a.alloc(n * PERCPU_PAGES_PER_CPU, on, None, 1, MAX_DMA_PFN);
     }

@@ -9,13 +9,19 @@ use crate::firmware::{FwCpu, MAX_NUMNODES, NR_CPUS};
 use crate::machine::Machine;
 use crate::sched_domain::{build_sched_domains, rebuild_lines, SchedInput};
 
-/// Topology ids of a firmware CPU slot: QEMU's Nehalem model has one L2 per core (shown as
-/// `cluster_id`) and one L3 per die.
+/// Threads per core and cores per die of the firmware topology (QEMU's CPUID leaf 4 view).
 #[must_use]
-pub fn cpu_ids(slot: &FwCpu, all: &[FwCpu], node: u32) -> CpuIds {
+pub fn qemu_dims(all: &[FwCpu]) -> (u32, u32) {
     let threads = all.iter().map(|c| c.thread).max().unwrap_or(0) + 1;
     let cores = all.iter().map(|c| c.core).max().unwrap_or(0) + 1;
-    let (llc_id, l2c_id) = CpuIds::qemu_cache_ids(slot.apic_id, threads, cores);
+    (threads, cores)
+}
+
+/// Topology ids of a firmware CPU slot: QEMU's Nehalem model has one L2 per core (shown as
+/// `cluster_id`) and one L3 per die. `dims` from [`qemu_dims`].
+#[must_use]
+pub fn cpu_ids(slot: &FwCpu, dims: (u32, u32), node: u32) -> CpuIds {
+    let (llc_id, l2c_id) = CpuIds::qemu_cache_ids(slot.apic_id, dims.0, dims.1);
     CpuIds {
         apic_id: slot.apic_id,
         package: slot.package,
@@ -113,6 +119,7 @@ impl Machine {
         for cpu in 0..self.cpus.nr_cpu_ids {
             self.cpus.node[cpu] = online.get(cpu % online.len().max(1)).copied().unwrap_or(0) as u32;
         }
+        let dims = qemu_dims(&self.fw.cpus);
         for cpu in self.cpus.present.iter().collect::<Vec<_>>() {
             let Some(si) = self.cpus.slot[cpu] else { continue };
             if let Some(n) = self.numa.cpu_node[si] {
@@ -123,7 +130,7 @@ impl Machine {
                 }
             }
             let node = self.cpus.node[cpu];
-            self.cpus.ids[cpu] = cpu_ids(&self.fw.cpus[si], &self.fw.cpus, node);
+            self.cpus.ids[cpu] = cpu_ids(&self.fw.cpus[si], dims, node);
         }
     }
 
@@ -172,9 +179,8 @@ impl Machine {
         }
         let ids = self.cpus.ids[cpu];
         self.cpus.logical.update(cpu, &ids, &mut self.dmesg);
-        let online = self.cpus.online.clone();
-        let ids_all = self.cpus.ids.clone();
-        self.cpus.siblings.set_cpu_sibling_map(cpu, &ids_all, &online, &mut self.dmesg);
+        let cpus = &mut self.cpus;
+        cpus.siblings.set_cpu_sibling_map(cpu, &cpus.ids, &cpus.online, &mut self.dmesg);
         self.cpus.online.set(cpu);
         self.nodes.cpu.set(node as usize);
         if let Some(e) = &self.numa.emulation {

@@ -162,6 +162,23 @@ class Machine:
         """ACPI processor eject."""
         self._m.firmware_remove_cpu(apic_id)
 
+    # -- batch operations (the kernel paths without one file write per block) ---------------
+    def hot_add_memory(self, start: int, size: int, node: int | None = None) -> list[int]:
+        """Kernel ``add_memory``: returns the new block ids (offline unless auto-onlined)."""
+        return self._m.hot_add_memory(start, size, node)
+
+    def online_blocks(self, ids: list[int], online_type: str = "online") -> None:
+        """Online many blocks at once; nothing changes if any block is missing or online."""
+        self._m.online_blocks(list(ids), online_type)
+
+    def offline_blocks(self, ids: list[int]) -> None:
+        """Offline many blocks at once; nothing changes if any block cannot be offlined."""
+        self._m.offline_blocks(list(ids))
+
+    def remove_memory_range(self, start: int, size: int) -> None:
+        """Kernel ``remove_memory``: EBUSY while a block of the range is online."""
+        self._m.remove_memory_range(start, size)
+
     # -- typed views --------------------------------------------------------------------
     def distance_matrix(self) -> npt.NDArray[np.uint8]:
         """``node_distance(i, j)`` over all possible node ids."""

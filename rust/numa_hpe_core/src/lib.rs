@@ -20,6 +20,7 @@ pub mod memory_hotplug;
 pub mod node;
 pub mod numa;
 pub mod numa_emulation;
+pub mod numa_hide;
 pub mod numa_init;
 pub mod page_alloc;
 pub mod parse;

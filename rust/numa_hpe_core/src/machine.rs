@@ -108,8 +108,13 @@ pub struct Machine {
 pub const PAGES_PER_SECTION: u64 = crate::free_area_init::PAGES_PER_SECTION;
 
 impl Machine {
-    /// Boot `fw` with `cmdline` under `config`.
+    /// Boot `fw` with `cmdline` under `config` (the final patchset interfaces).
     pub fn boot(fw: Firmware, cmdline: &str, config: KernelConfig) -> Result<Machine> {
+        Machine::boot_with(fw, cmdline, config, PatchsetVersion::V9)
+    }
+
+    /// Boot with the interfaces of patchset version `patchset` (numa_hpe configuration).
+    pub fn boot_with(fw: Firmware, cmdline: &str, config: KernelConfig, patchset: PatchsetVersion) -> Result<Machine> {
         let trace = std::env::var_os("NUMA_HPE_TRACE_BOOT").is_some();
         let t0 = std::time::Instant::now();
         let tr = |what: &str| if trace { eprintln!("{what}: {:?}", t0.elapsed()) };
@@ -122,7 +127,15 @@ impl Machine {
             params.numa_hide = None;
         }
         let mut dmesg = Vec::new();
-        let e = e820_boot(&fw.e820, &params, &mut dmesg);
+        let mut e = e820_boot(&fw.e820, &params, &mut dmesg);
+        let hide_v3 = config == KernelConfig::NumaHpe && patchset == PatchsetVersion::V3;
+        let hidden_ranges = match (&params.numa_hide, hide_v3) {
+            (Some(arg), true) => {
+                let sizes = crate::numa_hide::parse_hide(arg, &mut dmesg);
+                crate::numa_hide::hide_memory(&mut e.table, &sizes, &mut dmesg)
+            }
+            _ => Vec::new(),
+        };
         dmesg.append(&mut params.dmesg.clone());
         let ram: Vec<(u64, u64)> = e.table.ram_ranges();
         let max_pfn = ram.iter().map(|&(_, end)| end >> 12).max().unwrap_or(0);
@@ -151,7 +164,7 @@ impl Machine {
         let block_size = probe_memory_block_size(max_pfn << 12);
         let mut m = Machine {
             config,
-            patchset: PatchsetVersion::V9,
+            patchset,
             params,
             e820: e.table,
             max_mem_size: e.max_mem_size,
@@ -191,6 +204,18 @@ impl Machine {
             fw,
         };
         m.auto_online = m.params.memhp_default_state.unwrap_or(OnlineType::Offline);
+        // v1-v3 hidden nodes: consecutive ids after the highest online node, possible only
+        let mut nid = m.nodes.online.last().map_or(0, |n| n + 1);
+        for (s, e) in hidden_ranges {
+            if nid >= MAX_NUMNODES as usize {
+                break;
+            }
+            m.nodes.possible.set(nid);
+            m.hidden.set(nid);
+            m.hidden_ranges.insert(nid as u32, (s, e));
+            nid += 1;
+        }
+        m.nr_node_ids = m.nodes.possible.last().map_or(1, |n| n + 1);
         m.mem_hotplug_nodes = m.nodes.online.clone();
         tr("m.prefill_possible_map();");
         m.prefill_possible_map();
@@ -215,11 +240,6 @@ impl Machine {
         m.dmesg.extend(lines);
         tr("Ok(m)\n    }");
         Ok(m)
-    }
-
-    /// Emulate another patchset version's interface paths (`numa_hpe` configuration).
-    pub fn set_patchset_version(&mut self, v: PatchsetVersion) {
-        self.patchset = v;
     }
 
     /// `node_distance(a, b)`.

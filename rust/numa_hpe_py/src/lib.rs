@@ -81,11 +81,7 @@ impl PyMachine {
         let m = py
             .detach(|| -> Result<Machine, HpeError> {
                 let fw = Firmware::from_json(firmware_json)?;
-                let mut m = Machine::boot(fw, cmdline, config)?;
-                if let Some(v) = version {
-                    m.set_patchset_version(v);
-                }
-                Ok(m)
+                Machine::boot_with(fw, cmdline, config, version.unwrap_or(PatchsetVersion::V9))
             })
             .map_err(|e| PyValueError::new_err(e.msg))?;
         Ok(PyMachine { inner: Mutex::new(m) })
@@ -163,6 +159,37 @@ impl PyMachine {
     /// ACPI processor eject.
     fn firmware_remove_cpu(&self, apic_id: u32) -> PyResult<()> {
         Ok(self.with(|m| m.firmware_remove_cpu(apic_id))?.map_err(PyHpeErr)?)
+    }
+
+    /// Kernel `add_memory(nid, start, size)` (node from the address when None); returns the
+    /// ids of the new (offline, or auto-onlined) blocks.
+    #[pyo3(signature = (start, size, node = None))]
+    fn hot_add_memory(&self, py: Python<'_>, start: u64, size: u64, node: Option<u32>) -> PyResult<Vec<u64>> {
+        Ok(py.detach(|| {
+            self.with(|m| {
+                let nid = node.unwrap_or_else(|| m.memory_add_physaddr_to_nid(start));
+                m.add_memory(nid, start, size).map(|()| m.blocks_in(start, size))
+            })
+        })?
+        .map_err(PyHpeErr)?)
+    }
+
+    /// Online many blocks in one call (`online`, `online_kernel` or `online_movable`).
+    #[pyo3(signature = (ids, online_type = "online"))]
+    fn online_blocks(&self, py: Python<'_>, ids: Vec<u64>, online_type: &str) -> PyResult<()> {
+        let t = numa_hpe_core::sysfs_memory::online_type_from_str(online_type.as_bytes())
+            .ok_or_else(|| PyValueError::new_err(format!("unknown online type {online_type:?}")))?;
+        Ok(py.detach(|| self.with(|m| m.online_blocks(&ids, t)))?.map_err(PyHpeErr)?)
+    }
+
+    /// Offline many blocks in one call.
+    fn offline_blocks(&self, py: Python<'_>, ids: Vec<u64>) -> PyResult<()> {
+        Ok(py.detach(|| self.with(|m| m.offline_blocks(&ids)))?.map_err(PyHpeErr)?)
+    }
+
+    /// Kernel `remove_memory(start, size)`: every block offline, else EBUSY.
+    fn remove_memory_range(&self, py: Python<'_>, start: u64, size: u64) -> PyResult<()> {
+        Ok(py.detach(|| self.with(|m| m.remove_memory(start, size)))?.map_err(PyHpeErr)?)
     }
 
     /// node_distance over all possible node ids (nr_node_ids x nr_node_ids, uint8).

@@ -50,13 +50,19 @@ def run_step(m: Machine, i: int, st: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
+def case_cmdline(case: dict[str, Any]) -> str:
+    """The command line the kernel really booted with: the harness' parameters
+    (``console=ttyS0 panic=-1 log_buf_len=16M``) matter, as ``log_buf_len`` reserves memory."""
+    return str(case.get("source", {}).get("kernel_cmdline") or case.get("cmdline", ""))
+
+
 def replay(case_dir: str | Path, out_dir: str | Path) -> list[dict[str, Any]]:
     """Replay ``case_dir`` into ``out_dir``; returns the step results."""
     case_dir, out_dir = Path(case_dir), Path(out_dir)
     case = json.loads((case_dir / "case.json").read_text())
     m = Machine(
         case["firmware"],
-        case.get("cmdline", ""),
+        case_cmdline(case),
         case.get("kernel_config") or "oracle",
         case.get("patchset_version"),
     )

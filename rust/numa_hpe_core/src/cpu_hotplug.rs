@@ -13,7 +13,7 @@ impl Machine {
             return;
         }
         self.pgdat.entry(nid).or_default();
-        self.build_all_zonelists(Some(nid), None);
+        self.build_all_zonelists(Some(nid), None, None);
         self.nodes.online.set(nid as usize);
         self.mem_hotplug_nodes.set(nid as usize);
     }

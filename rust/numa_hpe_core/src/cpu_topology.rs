@@ -1,8 +1,11 @@
 //! x86 CPU topology: per-CPU ids and the sibling maps built when a CPU comes online
-//! (arch/x86/kernel/smpboot.c `set_cpu_sibling_map` / `remove_siblinginfo`,
-//! `topology_update_package_map` / `topology_update_die_map`).
+//! (arch/x86/kernel/smpboot.c `set_cpu_sibling_map` / `remove_siblinginfo`, 6.1;
+//! arch/x86/kernel/cpu/common.c `topology_update_package_map` / `topology_update_die_map`).
 //!
-//! HELPER-OWNED STUB: interface fixed, body to be completed.
+//! Deviations: `has_mp` / `has_smt` are taken as true (with QEMU's consistent ids this only
+//! differs from the kernel in which CPUs are compared, never in the result); the
+//! `topology_sane` WARN_ONCE yields only its message line (no `cut here` block / backtrace);
+//! the patchset's fake socket is modelled by `CpuIds::fake_socket`.
 
 use crate::bitmap::Bitmap;
 
@@ -25,6 +28,29 @@ pub struct CpuIds {
     pub fake_socket: bool,
 }
 
+/// `get_count_order(n)`: ceil(log2(n)), 0 for n <= 1.
+fn count_order(n: u32) -> u32 {
+    if n <= 1 {
+        0
+    } else {
+        32 - (n - 1).leading_zeros()
+    }
+}
+
+impl CpuIds {
+    /// `(llc_id, l2c_id)` as intel cacheinfo derives them from QEMU 7.2's CPUID leaf 4
+    /// (`init_intel_cacheinfo`: id = apicid with the sharing bits cleared). QEMU shares L2
+    /// between the threads of a core and L3 between all threads of a die.
+    #[must_use]
+    pub fn qemu_cache_ids(apic_id: u32, threads_per_core: u32, cores_per_die: u32) -> (u32, u32) {
+        let thread_bits = count_order(threads_per_core);
+        let die_offset = thread_bits + count_order(cores_per_die);
+        let l3 = 1u32.checked_shl(die_offset).unwrap_or(0).wrapping_sub(1);
+        let l2 = (1u32 << thread_bits) - 1;
+        (apic_id & !l3, apic_id & !l2)
+    }
+}
+
 /// Sibling maps of all CPUs (nr_cpu_ids wide), as sysfs `topology/` and the scheduler see them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SiblingMaps {
@@ -38,15 +64,26 @@ pub struct SiblingMaps {
     pub die: Vec<Bitmap>,
     /// topology_core_cpumask (core_siblings, package_cpus).
     pub package: Vec<Bitmap>,
-    /// x86_has_numa_in_package: drop the DIE level.
+    /// x86_has_numa_in_package (sticky, as the kernel's static bool).
     pub numa_in_package: bool,
     /// booted_cores of each CPU.
     pub booted_cores: Vec<u32>,
     /// __max_smt_threads.
     pub max_smt_threads: u32,
+    /// cpu_sibling_setup_mask: CPUs linked so far.
+    pub setup: Bitmap,
+    /// The boot CPU matches `intel_cod_cpu` with SNC (every Intel family 6 model except
+    /// Haswell-X / Broadwell-X, so QEMU's Nehalem): a cross-node LLC link is dropped silently.
+    pub intel_snc: bool,
+    /// topology_sane's WARN_ONCE already fired.
+    pub sane_warned: bool,
+    /// numa_in_package as `native_smp_cpus_done` saw it: the scheduler topology (DIE level or
+    /// not) is chosen once at boot. Set by [`SiblingMaps::smp_cpus_done`].
+    pub sched_numa_in_package: bool,
 }
 
 impl SiblingMaps {
+    /// Empty maps for `nr_cpu_ids` CPUs.
     #[must_use]
     pub fn new(nr_cpu_ids: usize) -> Self {
         SiblingMaps {
@@ -58,7 +95,39 @@ impl SiblingMaps {
             numa_in_package: false,
             booted_cores: vec![0; nr_cpu_ids],
             max_smt_threads: 1,
+            setup: Bitmap::new(nr_cpu_ids),
+            intel_snc: true,
+            sane_warned: false,
+            sched_numa_in_package: false,
         }
+    }
+
+    /// `native_smp_cpus_done`: `set_sched_topology(x86_numa_in_package_topology)` when a
+    /// package spans nodes at the end of boot. Later hotplug does not change the choice.
+    pub fn smp_cpus_done(&mut self) {
+        self.sched_numa_in_package = self.numa_in_package;
+    }
+
+    /// `topology_sane`: a link across nodes is ignored, warning once.
+    fn sane(
+        &mut self,
+        c: usize,
+        o: usize,
+        ids: &[CpuIds],
+        name: &str,
+        dmesg: &mut Vec<String>,
+    ) -> bool {
+        let (nc, no) = (ids[c].node, ids[o].node);
+        if nc == no {
+            return true;
+        }
+        if !self.sane_warned {
+            self.sane_warned = true;
+            dmesg.push(format!(
+                "sched: CPU #{c}'s {name}-sibling CPU #{o} is not on the same node! [node: {nc} != {no}]. Ignoring dependency."
+            ));
+        }
+        false
     }
 
     /// `set_cpu_sibling_map(cpu)`: link `cpu` (about to be set online) with every CPU in
@@ -71,21 +140,107 @@ impl SiblingMaps {
         online: &Bitmap,
         dmesg: &mut Vec<String>,
     ) {
-        let _ = (ids, online, dmesg);
-        for m in [&mut self.smt, &mut self.cluster, &mut self.llc, &mut self.die, &mut self.package] {
-            m[cpu].set(cpu);
+        let n = self.smt.len();
+        if cpu >= n || cpu >= ids.len() {
+            return;
+        }
+        // The kernel walks cpu_sibling_setup_mask, which holds exactly the linked CPUs.
+        self.setup.or_assign(online);
+        self.setup.set(cpu);
+        let others: Vec<usize> = self.setup.iter().filter(|&i| i < ids.len()).collect();
+        let c = ids[cpu];
+        for &i in &others {
+            if i == cpu {
+                for m in [
+                    &mut self.smt,
+                    &mut self.llc,
+                    &mut self.cluster,
+                    &mut self.die,
+                ] {
+                    m[cpu].set(cpu);
+                }
+                continue;
+            }
+            let o = ids[i];
+            if c.fake_socket || o.fake_socket {
+                continue;
+            }
+            let pkg = c.package == o.package;
+            if pkg && c.node != o.node {
+                self.numa_in_package = true;
+            }
+            if pkg && c.die == o.die && c.core == o.core && self.sane(cpu, i, ids, "smt", dmesg) {
+                link(&mut self.smt, cpu, i);
+            }
+            if c.llc_id == o.llc_id {
+                let snc_drop = pkg && c.node != o.node && self.intel_snc;
+                if !snc_drop && self.sane(cpu, i, ids, "llc", dmesg) {
+                    link(&mut self.llc, cpu, i);
+                }
+            }
+            if c.l2c_id == o.l2c_id && self.sane(cpu, i, ids, "l2c", dmesg) {
+                link(&mut self.cluster, cpu, i);
+            }
+            if pkg && c.die == o.die {
+                link(&mut self.die, cpu, i);
+            }
+        }
+        let threads = self.smt[cpu].weight() as u32;
+        self.max_smt_threads = self.max_smt_threads.max(threads);
+        // Second pass: package links and booted_cores need all SMT links in place.
+        for &i in &others {
+            if i != cpu && (c.fake_socket || ids[i].fake_socket || ids[i].package != c.package) {
+                continue;
+            }
+            link(&mut self.package, cpu, i);
+            if threads == 1 {
+                if self.smt[i].first() == Some(i) {
+                    self.booted_cores[cpu] += 1;
+                }
+                if i != cpu {
+                    self.booted_cores[i] += 1;
+                }
+            } else if i != cpu && self.booted_cores[cpu] == 0 {
+                self.booted_cores[cpu] = self.booted_cores[i];
+            }
         }
     }
 
     /// `remove_siblinginfo(cpu)`: unlink an offlined CPU from every map.
     pub fn remove_siblinginfo(&mut self, cpu: usize) {
-        for m in [&mut self.smt, &mut self.cluster, &mut self.llc, &mut self.die, &mut self.package] {
-            for b in m.iter_mut() {
-                b.clear(cpu);
+        if cpu >= self.smt.len() {
+            return;
+        }
+        let last_thread = self.smt[cpu].weight() == 1;
+        let pkg: Vec<usize> = self.package[cpu].iter().collect();
+        for s in pkg {
+            self.package[s].clear(cpu);
+            if last_thread {
+                self.booted_cores[s] = self.booted_cores[s].saturating_sub(1);
+            }
+        }
+        for m in [
+            &mut self.die,
+            &mut self.smt,
+            &mut self.llc,
+            &mut self.cluster,
+            &mut self.package,
+        ] {
+            let sibs: Vec<usize> = m[cpu].iter().collect();
+            for s in sibs {
+                m[s].clear(cpu);
             }
             m[cpu].clear_all();
         }
+        self.booted_cores[cpu] = 0;
+        self.setup.clear(cpu);
     }
+}
+
+/// `link_mask`: make `a` and `b` siblings in `m`.
+fn link(m: &mut [Bitmap], a: usize, b: usize) {
+    m[a].set(b);
+    m[b].set(a);
 }
 
 /// Logical package / die numbering (`topology_update_package_map`, `topology_update_die_map`):
@@ -93,13 +248,112 @@ impl SiblingMaps {
 /// `smpboot: CPU %u Converting physical %u to logical package|die %u`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogicalMaps {
+    /// Physical package id of each logical package.
     pub packages: Vec<u32>,
+    /// (physical package, physical die) of each logical die (logical dies are global).
     pub dies: Vec<(u32, u32)>,
 }
 
 impl LogicalMaps {
     /// Called when `cpu` is identified (boot CPU, each AP bring-up, hot-added CPU bring-up).
     pub fn update(&mut self, cpu: usize, ids: &CpuIds, dmesg: &mut Vec<String>) {
-        let _ = (cpu, ids, dmesg);
+        if !self.packages.contains(&ids.package) {
+            let new = self.packages.len();
+            self.packages.push(ids.package);
+            if new != ids.package as usize {
+                dmesg.push(format!(
+                    "smpboot: CPU {cpu} Converting physical {} to logical package {new}",
+                    ids.package
+                ));
+            }
+        }
+        // topology_phys_to_logical_die matches on (die id, package id) of initialized CPUs.
+        if !self.dies.contains(&(ids.package, ids.die)) {
+            let new = self.dies.len();
+            self.dies.push((ids.package, ids.die));
+            if new != ids.die as usize {
+                dmesg.push(format!(
+                    "smpboot: CPU {cpu} Converting physical {} to logical die {new}",
+                    ids.die
+                ));
+            }
+        }
+    }
+
+    /// Logical package id of a physical package (topology_phys_to_logical_pkg).
+    #[must_use]
+    pub fn logical_package(&self, package: u32) -> Option<usize> {
+        self.packages.iter().position(|&p| p == package)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(node: [u32; 4]) -> Vec<CpuIds> {
+        (0..4u32)
+            .map(|c| {
+                let (llc_id, l2c_id) = CpuIds::qemu_cache_ids(c, 2, 2);
+                CpuIds {
+                    apic_id: c,
+                    core: c / 2,
+                    thread: c % 2,
+                    llc_id,
+                    l2c_id,
+                    node: node[c as usize],
+                    ..Default::default()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cross_node_links_and_warning_once() {
+        // Threads of core 0 split over nodes: smt and l2c links dropped, one warning.
+        let ids = ids([0, 1, 1, 1]);
+        let mut m = SiblingMaps::new(4);
+        let (mut online, mut dmesg) = (Bitmap::new(4), Vec::new());
+        for c in 0..4 {
+            m.set_cpu_sibling_map(c, &ids, &online, &mut dmesg);
+            online.set(c);
+        }
+        assert_eq!(
+            dmesg,
+            ["sched: CPU #1's smt-sibling CPU #0 is not on the same node! [node: 1 != 0]. Ignoring dependency."]
+        );
+        assert_eq!(m.smt[1].format_list(), "1");
+        assert_eq!(
+            m.llc[1].format_list(),
+            "1-3",
+            "SNC: cross-node LLC dropped silently"
+        );
+        assert_eq!(m.package[0].format_list(), "0-3");
+        assert!(m.numa_in_package);
+        m.remove_siblinginfo(2);
+        assert_eq!(
+            (m.smt[3].format_list(), m.package[0].format_list()),
+            ("3".into(), "0-1,3".into())
+        );
+    }
+
+    #[test]
+    fn logical_die_conversion_printed_once() {
+        let mut l = LogicalMaps::default();
+        let mut dmesg = Vec::new();
+        for (cpu, package) in [(0, 0), (1, 1), (2, 1)] {
+            l.update(
+                cpu,
+                &CpuIds {
+                    package,
+                    ..Default::default()
+                },
+                &mut dmesg,
+            );
+        }
+        assert_eq!(
+            dmesg,
+            ["smpboot: CPU 1 Converting physical 0 to logical die 1"]
+        );
     }
 }

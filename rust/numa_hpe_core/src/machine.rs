@@ -14,7 +14,7 @@ use crate::free_area_init::{free_area_init, MemRange};
 use crate::memory_block::{probe_memory_block_size, MemoryBlock};
 use crate::node::NodeStates;
 use crate::numa_init::{numa_init, NumaInit};
-use crate::reserve::boot_reserved;
+use crate::reserve::{boot_reserved, BootInputs, BootReserved};
 use crate::sched_domain::SchedDomains;
 use crate::zone::{Pgdat, ZoneType, ZONES};
 
@@ -133,7 +133,7 @@ impl Machine {
         let nr_node_ids = nodes.possible.last().map_or(1, |n| n + 1);
         let online_mem = nodes.online.clone();
         let layout = free_area_init(&mem, max_pfn, &params, &online_mem, &nodes.possible, &mut dmesg);
-        let mut pgdat: BTreeMap<u32, Pgdat> = layout.pgdat.into_iter().collect();
+        let pgdat: BTreeMap<u32, Pgdat> = layout.pgdat.into_iter().collect();
         for (&nid, pg) in &pgdat {
             if pg.present_pages() > 0 {
                 nodes.memory.set(nid as usize);
@@ -143,14 +143,6 @@ impl Machine {
             }
         }
         let block_size = probe_memory_block_size(max_pfn << 12);
-        let reserved = boot_reserved(&mem, &pgdat, max_pfn, block_size);
-        for (nid, pg) in &mut pgdat {
-            for z in ZONES {
-                let r = reserved.zone_reserved(*nid, z);
-                let zone = pg.zone_mut(z);
-                zone.managed = zone.present.saturating_sub(r);
-            }
-        }
         let mut m = Machine {
             config,
             patchset: PatchsetVersion::V9,
@@ -196,16 +188,18 @@ impl Machine {
         m.mem_hotplug_nodes = m.nodes.online.clone();
         m.prefill_possible_map();
         m.init_cpu_to_node();
+        let reserved = m.apply_boot_reservations();
         let line = format!(
             "setup_percpu: NR_CPUS:{NR_CPUS} nr_cpumask_bits:{} nr_cpu_ids:{} nr_node_ids:{}",
             m.cpus.nr_cpu_ids, m.cpus.nr_cpu_ids, m.nr_node_ids
         );
         m.dmesg.push(line);
-        let boot_cpu_nodes = Bitmap::from_bits(MAX_NUMNODES as usize, [m.cpus.node[0] as usize]);
-        m.build_all_zonelists(None, Some(&boot_cpu_nodes));
+        // start_kernel builds the zonelists before any CPU is in a node's cpumask
+        let no_cpus = Bitmap::new(MAX_NUMNODES as usize);
+        m.build_all_zonelists(None, Some(&no_cpus), Some(reserved.total_pages_boot));
         m.smp_init();
         m.create_boot_memory_blocks(&reserved);
-        m.setup_per_zone_wmarks();
+        m.boot_watermarks(&reserved);
         let lines = reserve_ram_buffer_lines(&m.e820);
         m.dmesg.extend(lines);
         Ok(m)
@@ -240,8 +234,55 @@ impl Machine {
             .map_or(0, |b| b.nid)
     }
 
+    /// Run the boot reservation model and set every zone's `managed`.
+    fn apply_boot_reservations(&mut self) -> BootReserved {
+        let log_buf_len = self
+            .params
+            .params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "log_buf_len")
+            .and_then(|(_, v)| v.as_deref())
+            .map_or(0, |v| crate::parse::memparse(v.as_bytes()).0);
+        let srat_end = self.fw.memory_affinity.iter().map(|m| (m.end >> 12) + 1).max().unwrap_or(0);
+        let possible: Vec<u32> = self.nodes.possible.iter().map(|n| n as u32).collect();
+        let inputs = BootInputs {
+            cpu_nodes: &self.cpus.node,
+            possible_nodes: &possible,
+            log_buf_len,
+            max_possible_pfn: self.max_pfn.max(srat_end),
+            block_pages: self.block_pages(),
+        };
+        let reserved = boot_reserved(&self.mem, &self.pgdat, &inputs);
+        for (nid, pg) in &mut self.pgdat {
+            for z in ZONES {
+                let r = reserved.zone_reserved(*nid, z);
+                let zone = pg.zone_mut(z);
+                zone.managed = zone.present.saturating_sub(r);
+            }
+        }
+        reserved
+    }
+
+    /// Boot watermarks are computed while the init sections and initrd are still reserved.
+    fn boot_watermarks(&mut self, reserved: &BootReserved) {
+        let extra = reserved.wmark_extra;
+        if let Some((nid, z, n)) = extra {
+            if let Some(pg) = self.pgdat.get_mut(&nid) {
+                let zone = pg.zone_mut(z);
+                zone.managed = zone.managed.saturating_sub(n);
+            }
+        }
+        self.setup_per_zone_wmarks();
+        if let Some((nid, z, n)) = extra {
+            if let Some(pg) = self.pgdat.get_mut(&nid) {
+                pg.zone_mut(z).managed += n;
+            }
+        }
+    }
+
     /// `x86/mm: Memory block size` and one online block per block with present memory.
-    fn create_boot_memory_blocks(&mut self, reserved: &crate::reserve::BootReserved) {
+    fn create_boot_memory_blocks(&mut self, reserved: &BootReserved) {
         let bs = self.block_size;
         self.dmesg.push(format!("x86/mm: Memory block size: {}MB", bs >> 20));
         let bp = self.block_pages();

@@ -107,7 +107,7 @@ impl Machine {
             blk.unmovable = true;
         }
         if need_rebuild {
-            self.build_all_zonelists(None, None);
+            self.build_all_zonelists(None, None, None);
         }
         self.setup_per_zone_wmarks();
         Ok(())
@@ -154,7 +154,7 @@ impl Machine {
         let emptied = !pg.zone(zone).populated();
         self.setup_per_zone_wmarks();
         if emptied {
-            self.build_all_zonelists(None, None);
+            self.build_all_zonelists(None, None, None);
         }
         let pg = &self.pgdat[&nid];
         if !pg.has_normal_memory() {
@@ -226,7 +226,7 @@ impl Machine {
         let new_node = !self.nodes.online.test(nid as usize);
         if new_node {
             self.pgdat.insert(nid, Pgdat::default());
-            self.build_all_zonelists(Some(nid), None);
+            self.build_all_zonelists(Some(nid), None, None);
             self.nodes.online.set(nid as usize);
         }
         for id in first..=last {

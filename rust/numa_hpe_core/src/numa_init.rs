@@ -91,7 +91,6 @@ pub fn numa_init(
         dmesg.push("NUMA turned off".to_string());
     }
     if use_srat {
-        cleanup_meminfo(&mut meminfo, ram, high, dmesg);
         // numa_alloc_distance + acpi_parse_slit
         if let Some(slit) = &fw.distances {
             let mut nodes = parsed.clone();
@@ -113,6 +112,8 @@ pub fn numa_init(
                 }
             }
         }
+        // acpi_numa_init parsed the SLIT; numa_init then cleans the meminfo up
+        cleanup_meminfo(&mut meminfo, ram, high, dmesg);
     } else {
         // dummy_numa_init
         if !params.numa_off {

@@ -6,13 +6,16 @@
 use crate::bitmap::Bitmap;
 use crate::firmware::MAX_NUMNODES;
 use crate::machine::Machine;
-use crate::zone::{ZoneType, ZONES};
+use crate::zone::{Pgdat, ZoneType, ZONES};
 use crate::zonelist::{build_all, fallback_line, ZonelistInput};
 
 /// pageblock_nr_pages * MIGRATE_TYPES (6.1): below this mobility grouping is off.
 const MOBILITY_THRESHOLD: u64 = 512 * 6;
 /// watermark_scale_factor default.
 const WATERMARK_SCALE_FACTOR: u64 = 10;
+/// pageblock_nr_pages and MIGRATE_PCPTYPES (khugepaged's recommended min_free_kbytes).
+const PAGEBLOCK: u64 = 512;
+const MIGRATE_PCPTYPES: u64 = 3;
 
 fn int_sqrt(x: u64) -> u64 {
     let mut r = (x as f64).sqrt() as u64;
@@ -28,8 +31,9 @@ fn int_sqrt(x: u64) -> u64 {
 impl Machine {
     /// `build_all_zonelists(pgdat)`: for `new_node` (a node not yet online) only its own list,
     /// else every possible node; then `Built N zonelists...` and `Policy zone:`.
-    /// `cpu_nodes` overrides which nodes count as having CPUs (at boot only the boot CPU's).
-    pub fn build_all_zonelists(&mut self, new_node: Option<u32>, cpu_nodes: Option<&Bitmap>) {
+    /// `cpu_nodes` overrides which nodes count as having CPUs (none at boot).
+    /// `total_override`: the boot call's early `Total pages` (before memblock frees memory).
+    pub fn build_all_zonelists(&mut self, new_node: Option<u32>, cpu_nodes: Option<&Bitmap>, total_override: Option<u64>) {
         let with_cpus = match cpu_nodes {
             Some(b) => b.clone(),
             None => {
@@ -67,7 +71,7 @@ impl Machine {
                 }
             }
         }
-        let total = self.nr_free_zone_pages();
+        let total = total_override.unwrap_or_else(|| self.nr_free_zone_pages());
         let nr_online = self.nodes.online.weight();
         self.dmesg.push(format!(
             "Built {nr_online} zonelists, mobility grouping {}.  Total pages: {total}",
@@ -88,24 +92,47 @@ impl Machine {
             .sum()
     }
 
-    /// `init_per_zone_wmark_min` + `setup_per_zone_wmarks`.
-    pub fn setup_per_zone_wmarks(&mut self) {
-        let lowmem: u64 = self
-            .pgdat
+    /// Σ max(0, managed - high) over zones up to `max_zone` of nodes with memory.
+    fn free_pages_upto(&self, max_zone: ZoneType) -> u64 {
+        self.pgdat
             .values()
-            .flat_map(|pg| ZONES.iter().filter(|z| **z != ZoneType::Movable).map(move |&z| pg.zone(z).managed))
-            .sum();
-        let min_free_kbytes = int_sqrt(lowmem * 4 * 16).clamp(128, 262_144);
+            .flat_map(|pg| pg.zones.iter().enumerate())
+            .filter(|(i, z)| *i <= max_zone.idx() && z.managed > 0)
+            .map(|(_, z)| z.managed.saturating_sub(z.wmark[2]))
+            .sum()
+    }
+
+    /// `__setup_per_zone_wmarks` (6.1: Movable counts in lowmem like any zone).
+    fn setup_zone_wmarks(&mut self, min_free_kbytes: u64) {
         let pages_min = min_free_kbytes >> 2;
+        let lowmem: u64 = self.pgdat.values().map(Pgdat::managed_pages).sum();
         for pg in self.pgdat.values_mut() {
             for z in ZONES {
                 let zone = pg.zone_mut(z);
-                let managed = zone.managed;
-                let tmp = if lowmem == 0 { 0 } else { pages_min * managed / lowmem };
-                let min = if z == ZoneType::Movable { (managed / 1024).clamp(32, 128) } else { tmp };
-                let step = (tmp >> 2).max(managed * WATERMARK_SCALE_FACTOR / 10_000);
-                zone.wmark = [min, min + step, min + 2 * step];
+                let m = zone.managed;
+                let min = if lowmem == 0 { 0 } else { pages_min * m / lowmem };
+                let delta = (min >> 2).max(m * WATERMARK_SCALE_FACTOR / 10_000);
+                zone.wmark = [min, min + delta, min + 2 * delta];
             }
+        }
+    }
+
+    /// `init_per_zone_wmark_min`: min_free_kbytes from lowmem, then khugepaged's recommended
+    /// minimum (`set_recommended_min_free_kbytes`), which wins on small machines.
+    pub fn setup_per_zone_wmarks(&mut self) {
+        let lowmem_kb = self.free_pages_upto(ZoneType::Normal) * 4;
+        let min_free = int_sqrt(lowmem_kb * 16).clamp(128, 262_144);
+        self.setup_zone_wmarks(min_free);
+        let nr_zones = self
+            .pgdat
+            .values()
+            .flat_map(|pg| pg.zones.iter().take(ZoneType::Movable.idx()))
+            .filter(|z| z.present > 0)
+            .count() as u64;
+        let rec = PAGEBLOCK * nr_zones * 2 + PAGEBLOCK * nr_zones * MIGRATE_PCPTYPES * MIGRATE_PCPTYPES;
+        let rec = rec.min(self.free_pages_upto(ZoneType::Normal) / 20) * 4;
+        if rec > min_free {
+            self.setup_zone_wmarks(rec);
         }
     }
 }

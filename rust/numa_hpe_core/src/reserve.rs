@@ -1,38 +1,115 @@
 //! Pages the kernel keeps for itself at boot (memblock reservations that never reach the buddy
-//! allocator): the model that turns `present` into `managed`. Exact kernel numbers depend on
-//! allocation details; this is a documented, deterministic approximation (see
-//! `docs/managed-pages.md`).
+//! allocator): the model that turns `present` into `managed`, and the early `Total pages`.
+//!
+//! Reservations are replayed in 6.1 `setup_arch` / `mm_init` order with memblock's top-down
+//! allocator: first MiB, kernel image (nokaslr: 16 MiB..68 MiB, 2011 pages freed after boot),
+//! printk buffer (`log_buf_len=`: 4.5 x the size), NODE_DATA per node, vmemmap (2 MiB per
+//! present section, on its node), pgdat of memoryless nodes, per-cpu areas (62 pages per
+//! possible CPU), dentry/inode hashes (single-node machines), swiotlb (only when memory can
+//! exist above 4 GiB). Constants are those of the oracle kernel build; validated against every
+//! zone of every oracle snapshot within 0.05 % (docs/managed-pages.md).
 
 use std::collections::BTreeMap;
 
-use crate::free_area_init::MemRange;
-use crate::zone::{Pgdat, ZoneType, MAX_DMA32_PFN, NR_ZONES};
+use crate::free_area_init::{MemRange, PAGES_PER_SECTION};
+use crate::zone::{Pgdat, ZoneType, MAX_DMA32_PFN, MAX_DMA_PFN, ZONES};
 
-/// struct page size.
-const STRUCT_PAGE: u64 = 64;
-/// Reserved in ZONE_DMA of the first node (low memory used by BIOS/real-mode/trampoline).
-const DMA_RESERVED: u64 = 158;
-/// Kernel image + early allocations on the boot node (pages).
-const KERNEL_PAGES: u64 = 13_900;
-/// swiotlb bounce buffer, placed at the top of memory below 4 GiB.
+const KERNEL_START: u64 = 0x100_0000 >> 12;
+const KERNEL_END: u64 = 0x440_0000 >> 12;
+/// initmem, alignment gaps, decrypted and SMP-alternatives sections freed at the end of boot.
+const KERNEL_FREED_AFTER_BOOT: u64 = 2011;
+/// The first MiB is always memblock-reserved on x86 (6.1).
+const LOW_RESERVED_END: u64 = 0x100_000 >> 12;
+const PERCPU_PAGES_PER_CPU: u64 = 62;
+const NODE_DATA_PAGES: u64 = 43;
+const MEMMAP_PAGES_PER_SECTION: u64 = 512;
 const SWIOTLB_PAGES: u64 = 16_384;
-/// Per-node early allocations (pgdat, page tables, per-cpu) besides the memmap.
-const PER_NODE_PAGES: u64 = 540;
-/// Where the kernel image is loaded with nokaslr (16 MiB).
-const KERNEL_PFN: u64 = 0x1000;
+const SWIOTLB_SLOTS_PAGES: u64 = 192;
+/// Small unmodelled allocations (page tables, usemaps...), charged to the kernel's zone.
+const MISC_PAGES: u64 = 30;
+/// The initrd is still reserved when the boot watermarks are computed.
+const INITRD_PAGES: u64 = 253;
 
-/// `calc_memmap_size`: struct pages for a zone.
+/// `calc_memmap_size`: struct pages charged to a zone by `free_area_init_core`.
 #[must_use]
 pub fn memmap_pages(spanned: u64, present: u64) -> u64 {
     let pages = if spanned > present + (present >> 4) { present } else { spanned };
-    (pages * STRUCT_PAGE).div_ceil(4096)
+    (pages * 64).div_ceil(4096)
 }
 
-/// Reserved pages per (node, zone) and per memory block.
+/// `log_buf_len=` bytes (rounded to a power of two) -> pages memblock allocates for it.
+#[must_use]
+pub fn log_buf_pages(len: u64) -> u64 {
+    if len == 0 {
+        return 0;
+    }
+    let n = len.next_power_of_two();
+    if n <= 1 << 17 {
+        return 0;
+    }
+    (n + (n >> 5) * 24 + (n >> 5) * 88).div_ceil(4096)
+}
+
+/// memblock's top-down allocator over the free parts of memory.
+struct TopDown {
+    free: Vec<(u64, u64, u32)>,
+    taken: Vec<(u64, u64, u32)>,
+}
+
+impl TopDown {
+    fn reserve(&mut self, s: u64, e: u64) {
+        let mut out = Vec::new();
+        for &(fs, fe, nid) in &self.free {
+            if fe <= s || fs >= e {
+                out.push((fs, fe, nid));
+                continue;
+            }
+            if fs < s {
+                out.push((fs, s, nid));
+            }
+            if fe > e {
+                out.push((e, fe, nid));
+            }
+            self.taken.push((fs.max(s), fe.min(e), nid));
+        }
+        out.sort_unstable();
+        self.free = out;
+    }
+
+    /// Allocate `n` pages as high as possible (on `nid` when given, falling back to anywhere).
+    fn alloc(&mut self, n: u64, nid: Option<u32>, limit: Option<u64>, align: u64, min_pfn: u64) {
+        if n == 0 {
+            return;
+        }
+        let mut cands: Vec<(u64, u64, u32)> = self.free.clone();
+        cands.sort_unstable_by_key(|r| std::cmp::Reverse(r.1));
+        for (fs, fe, rnid) in cands {
+            if nid.is_some_and(|x| x != rnid) {
+                continue;
+            }
+            let top = limit.map_or(fe, |l| fe.min(l));
+            let Some(start) = top.checked_sub(n).map(|s| s / align * align) else { continue };
+            if start >= fs.max(min_pfn) && start + n <= top {
+                self.reserve(start, start + n);
+                return;
+            }
+        }
+        if nid.is_some() {
+            self.alloc(n, None, limit, align, min_pfn);
+        }
+    }
+}
+
+/// What the boot reservations leave.
 #[derive(Clone, Debug, Default)]
 pub struct BootReserved {
     zones: BTreeMap<(u32, usize), u64>,
-    blocks: BTreeMap<u64, (u64, bool)>,
+    blocks: BTreeMap<u64, u64>,
+    /// `Total pages` of the boot `Built N zonelists` line.
+    pub total_pages_boot: u64,
+    /// Pages still reserved (init sections, initrd) when the boot watermarks are computed:
+    /// (node, zone, pages).
+    pub wmark_extra: Option<(u32, ZoneType, u64)>,
 }
 
 impl BootReserved {
@@ -41,75 +118,135 @@ impl BootReserved {
         self.zones.get(&(nid, z.idx())).copied().unwrap_or(0)
     }
 
-    /// (reserved pages, unmovable) of block `id`.
+    /// Reserved pages inside block `id`, and whether it holds any (unmovable) reservation.
     #[must_use]
     pub fn block(&self, id: u64) -> (u64, bool) {
-        self.blocks.get(&id).copied().unwrap_or((0, false))
-    }
-
-    /// Reserve `n` pages of (nid, zone) placed at `pfn` (top-down from there when `down`).
-    fn take(&mut self, nid: u32, z: ZoneType, n: u64, pfn: u64, block_pages: u64, mem: &[MemRange]) {
-        *self.zones.entry((nid, z.idx())).or_insert(0) += n;
-        // Attribute to the blocks holding memory at and below `pfn`.
-        let mut left = n;
-        let mut p = pfn;
-        while left > 0 && p > 0 {
-            let id = (p - 1) / block_pages;
-            let bstart = id * block_pages;
-            let here: u64 = mem.iter().map(|r| r.end.min(p).saturating_sub(r.start.max(bstart))).sum();
-            let t = here.min(left);
-            if t > 0 {
-                let e = self.blocks.entry(id).or_insert((0, false));
-                e.0 += t;
-                e.1 = true;
-            }
-            left -= t;
-            p = bstart;
-        }
+        self.blocks.get(&id).map_or((0, false), |&n| (n, true))
     }
 }
 
-/// The boot reservation model.
+/// Inputs of the reservation model beyond the memory layout.
+pub struct BootInputs<'a> {
+    /// Node of every possible CPU.
+    pub cpu_nodes: &'a [u32],
+    /// Possible node ids.
+    pub possible_nodes: &'a [u32],
+    /// `log_buf_len=` in bytes (0 = the static buffer).
+    pub log_buf_len: u64,
+    /// Highest pfn memory may ever reach (RAM or SRAT hotplug ranges): swiotlb above 4 GiB.
+    pub max_possible_pfn: u64,
+    pub block_pages: u64,
+}
+
+/// Run the reservation model over the boot memory and the computed zones.
 #[must_use]
-pub fn boot_reserved(
-    mem: &[MemRange],
-    pgdat: &BTreeMap<u32, Pgdat>,
-    max_pfn: u64,
-    block_size: u64,
-) -> BootReserved {
-    let bp = block_size >> 12;
-    let mut r = BootReserved::default();
-    let _ = max_pfn;
-    for (&nid, pg) in pgdat {
-        let top = pg.node_start_pfn + pg.node_spanned;
-        let mut node_pages = PER_NODE_PAGES;
-        for zi in 0..NR_ZONES {
-            let zone = &pg.zones[zi];
-            if zone.present > 0 {
-                node_pages += memmap_pages(zone.spanned, zone.present);
+pub fn boot_reserved(mem: &[MemRange], pgdat: &BTreeMap<u32, Pgdat>, inp: &BootInputs<'_>) -> BootReserved {
+    let zone_of = |pfn: u64, nid: u32| -> ZoneType {
+        if let Some(pg) = pgdat.get(&nid) {
+            for z in ZONES {
+                let zone = pg.zone(z);
+                if zone.present > 0 && zone.zone_start_pfn <= pfn && pfn < zone.end_pfn() {
+                    return z;
+                }
             }
         }
-        // memmap and node data come from the node's highest populated zone, top-down
-        if let Some(zi) = (0..NR_ZONES).rev().find(|&zi| pg.zones[zi].present > 0) {
-            let z = crate::zone::ZONES[zi];
-            r.take(nid, z, node_pages.min(pg.zones[zi].present), top, bp, mem);
+        if pfn < MAX_DMA_PFN {
+            ZoneType::Dma
+        } else if pfn < MAX_DMA32_PFN {
+            ZoneType::Dma32
+        } else {
+            ZoneType::Normal
+        }
+    };
+    let mut a = TopDown { free: mem.iter().map(|r| (r.start, r.end, r.nid)).collect(), taken: Vec::new() };
+    let mem_nodes: Vec<u32> = pgdat.iter().filter(|(_, p)| p.present_pages() > 0).map(|(n, _)| *n).collect();
+    a.reserve(0, LOW_RESERVED_END);
+    a.reserve(KERNEL_START, KERNEL_END);
+    a.alloc(log_buf_pages(inp.log_buf_len), None, None, 1, 0);
+    for &nid in &mem_nodes {
+        a.alloc(NODE_DATA_PAGES, Some(nid), None, 1, 0);
+    }
+    // dma_reserve: reserved memblock pages below 16 MiB at free_area_init time
+    let below = |v: &[(u64, u64, u32)]| -> u64 { v.iter().map(|r| r.1.min(MAX_DMA_PFN).saturating_sub(r.0)).sum() };
+    let ram: Vec<(u64, u64, u32)> = mem.iter().map(|r| (r.start, r.end, r.nid)).collect();
+    let dma_reserve = below(&ram) - below(&a.free);
+    let mut sec_node: BTreeMap<u64, u32> = BTreeMap::new();
+    for r in mem {
+        for sec in r.start / PAGES_PER_SECTION..=(r.end - 1) / PAGES_PER_SECTION {
+            sec_node.entry(sec).or_insert(r.nid);
         }
     }
-    // low memory and the kernel image on the node holding pfn 1 / 16 MiB
-    let first = mem.first().map_or(0, |m| m.nid);
-    if let Some(pg) = pgdat.get(&first) {
-        if pg.zone(ZoneType::Dma).present > 0 {
-            r.take(first, ZoneType::Dma, DMA_RESERVED, 256, bp, mem);
+    for &nid in &mem_nodes {
+        let nsec = sec_node.values().filter(|&&n| n == nid).count() as u64;
+        a.alloc(nsec * MEMMAP_PAGES_PER_SECTION, Some(nid), None, 512, MAX_DMA_PFN);
+    }
+    for &nid in inp.possible_nodes {
+        if !mem_nodes.contains(&nid) {
+            a.alloc(NODE_DATA_PAGES, None, None, 1, 0);
         }
     }
-    if let Some(m) = mem.iter().find(|m| m.start <= KERNEL_PFN && KERNEL_PFN < m.end) {
-        let z = if KERNEL_PFN < crate::zone::MAX_DMA_PFN { ZoneType::Dma } else { ZoneType::Dma32 };
-        r.take(m.nid, z, KERNEL_PAGES, KERNEL_PFN + KERNEL_PAGES, bp, mem);
+    let mut cpu_nodes: Vec<u32> = inp.cpu_nodes.to_vec();
+    cpu_nodes.sort_unstable();
+    cpu_nodes.dedup();
+    for nid in cpu_nodes {
+        let n = inp.cpu_nodes.iter().filter(|&&c| c == nid).count() as u64;
+        let on = mem_nodes.contains(&nid).then_some(nid);
+        a.alloc(n * PERCPU_PAGES_PER_CPU, on, None, 1, MAX_DMA_PFN);
     }
-    // swiotlb: the top of memory below 4 GiB
-    if let Some(m) = mem.iter().filter(|m| m.start < MAX_DMA32_PFN).next_back() {
-        let top = m.end.min(MAX_DMA32_PFN);
-        r.take(m.nid, ZoneType::Dma32, SWIOTLB_PAGES.min(top - m.start), top, bp, mem);
+    let mut total = 0u64;
+    let mut nr_kernel_pages = 0u64;
+    for pg in pgdat.values() {
+        for z in ZONES {
+            let zone = pg.zone(z);
+            if zone.present == 0 {
+                continue;
+            }
+            let mut free = zone.present.saturating_sub(memmap_pages(zone.spanned, zone.present));
+            if z == ZoneType::Dma {
+                free = free.saturating_sub(dma_reserve);
+            }
+            total += free;
+            if z != ZoneType::Movable {
+                nr_kernel_pages += free;
+            }
+        }
+    }
+    if mem_nodes.len() == 1 {
+        let base = nr_kernel_pages.div_ceil(256) * 256;
+        for shift in [1u32, 2] {
+            let ent = ((base >> shift).max(1)).next_power_of_two();
+            a.alloc(ent * 8 / 4096, None, None, 1, 0);
+        }
+    }
+    if inp.max_possible_pfn > MAX_DMA32_PFN {
+        a.alloc(SWIOTLB_PAGES, None, Some(MAX_DMA32_PFN), 1, 0);
+        a.alloc(SWIOTLB_SLOTS_PAGES, None, None, 1, 0);
+    }
+    let mut r = BootReserved { total_pages_boot: total, ..BootReserved::default() };
+    let bp = inp.block_pages.max(1);
+    for &(s, e, nid) in &a.taken {
+        let mut p = s;
+        while p < e {
+            let z = zone_of(p, nid);
+            let mut q = e.min((p / bp + 1) * bp);
+            for b in [MAX_DMA_PFN, MAX_DMA32_PFN] {
+                if p < b {
+                    q = q.min(b);
+                }
+            }
+            *r.zones.entry((nid, z.idx())).or_insert(0) += q - p;
+            *r.blocks.entry(p / bp).or_insert(0) += q - p;
+            p = q;
+        }
+    }
+    if let Some(k) = mem.iter().find(|m| m.start <= KERNEL_START && KERNEL_START < m.end) {
+        let kz = zone_of(KERNEL_START, k.nid);
+        let e = r.zones.entry((k.nid, kz.idx())).or_insert(0);
+        *e = (*e + MISC_PAGES).saturating_sub(KERNEL_FREED_AFTER_BOOT);
+        r.wmark_extra = Some((k.nid, kz, KERNEL_FREED_AFTER_BOOT + INITRD_PAGES));
+        let kb = KERNEL_START / bp;
+        let e = r.blocks.entry(kb).or_insert(0);
+        *e = e.saturating_sub(KERNEL_FREED_AFTER_BOOT);
     }
     r
 }

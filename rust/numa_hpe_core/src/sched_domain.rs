@@ -1,17 +1,69 @@
 //! Scheduler domains as Linux 6.1 builds them (kernel/sched/topology.c `build_sched_domains`,
-//! `sched_init_numa`, `sd_init`, degeneration in `cpu_attach_domain`, groups) and shows them
-//! (`sched_verbose` dmesg, debugfs `sched/domains/cpuN/domainM/*`).
+//! `sched_init_numa`, `sd_init`, `topology_span_sane`, degeneration in `cpu_attach_domain`;
+//! groups in `sched_groups.rs`) and shows them (`sched_debug.rs`: `sched_verbose` dmesg,
+//! debugfs `sched/domains/cpuN/domainM/*`).
 //!
-//! HELPER-OWNED STUB: interface fixed, body to be completed.
+//! The levels are x86's (arch/x86/kernel/smpboot.c): SMT, CLS, MC, then DIE unless the boot
+//! found a package spanning nodes, then NODE and one NUMA level per further distance.
+//! Deviations: capacities are 1024 per CPU (no RT/IRQ pressure); a failed
+//! `topology_span_sane` yields no domains and no WARN text; an invalid distance table
+//! silently drops the NUMA levels (the kernel also prints the table once); domains and
+//! spans are shared (`Arc`) between CPUs, which is why `per_cpu` holds `Arc<SchedDomain>`
+//! and spans are `Arc<Bitmap>`.
+
+use std::sync::Arc;
 
 use crate::bitmap::Bitmap;
 use crate::cpu_topology::SiblingMaps;
+use crate::sched_groups::{Chains, GroupBuilder, GroupRef, HashMap, Spans, NONE};
+
+pub use crate::sched_debug::rebuild_lines;
+
+/// SD flag bits (include/linux/sched/sd_flags.h, 6.1 order).
+pub const SD_BALANCE_NEWIDLE: u32 = 1 << 0;
+pub const SD_BALANCE_EXEC: u32 = 1 << 1;
+pub const SD_BALANCE_FORK: u32 = 1 << 2;
+pub const SD_BALANCE_WAKE: u32 = 1 << 3;
+pub const SD_WAKE_AFFINE: u32 = 1 << 4;
+pub const SD_ASYM_CPUCAPACITY: u32 = 1 << 5;
+pub const SD_ASYM_CPUCAPACITY_FULL: u32 = 1 << 6;
+pub const SD_SHARE_CPUCAPACITY: u32 = 1 << 7;
+pub const SD_SHARE_PKG_RESOURCES: u32 = 1 << 8;
+pub const SD_SERIALIZE: u32 = 1 << 9;
+pub const SD_ASYM_PACKING: u32 = 1 << 10;
+pub const SD_PREFER_SIBLING: u32 = 1 << 11;
+pub const SD_OVERLAP: u32 = 1 << 12;
+pub const SD_NUMA: u32 = 1 << 13;
+/// Flag names in bit order, as debugfs `flags` prints them.
+pub const SD_FLAG_NAMES: [&str; 14] = [
+    "SD_BALANCE_NEWIDLE",
+    "SD_BALANCE_EXEC",
+    "SD_BALANCE_FORK",
+    "SD_BALANCE_WAKE",
+    "SD_WAKE_AFFINE",
+    "SD_ASYM_CPUCAPACITY",
+    "SD_ASYM_CPUCAPACITY_FULL",
+    "SD_SHARE_CPUCAPACITY",
+    "SD_SHARE_PKG_RESOURCES",
+    "SD_SERIALIZE",
+    "SD_ASYM_PACKING",
+    "SD_PREFER_SIBLING",
+    "SD_OVERLAP",
+    "SD_NUMA",
+];
+/// SDF_NEEDS_GROUPS flags: all but SD_WAKE_AFFINE.
+const SD_DEGENERATE_GROUPS_MASK: u32 = ((1 << 14) - 1) & !SD_WAKE_AFFINE;
+/// node_reclaim_distance (RECLAIM_DISTANCE).
+const RECLAIM_DISTANCE: u32 = 30;
+/// SCHED_CAPACITY_SCALE.
+pub const SCHED_CAPACITY_SCALE: u64 = 1024;
 
 /// What the scheduler reads from the machine.
 pub struct SchedInput<'a> {
     pub nr_cpu_ids: usize,
     /// cpu_active_mask (= online CPUs in the emulator).
     pub active: &'a Bitmap,
+    /// Sibling maps; their `sched_numa_in_package` picks the level list.
     pub siblings: &'a SiblingMaps,
     /// cpu_to_node of every possible CPU.
     pub cpu_node: &'a [u32],
@@ -26,7 +78,7 @@ pub struct SchedInput<'a> {
 pub struct SchedDomain {
     /// `SMT`, `CLS`, `MC`, `DIE`, `NODE`, `NUMA`.
     pub name: &'static str,
-    pub span: Bitmap,
+    pub span: Arc<Bitmap>,
     pub flags: u32,
     pub min_interval: u32,
     pub max_interval: u32,
@@ -40,49 +92,490 @@ pub struct SchedDomain {
 /// One sched group of a domain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SchedGroup {
-    pub span: Bitmap,
+    pub span: Arc<Bitmap>,
     /// Balance mask (overlapping NUMA groups; equals span otherwise).
-    pub mask: Bitmap,
+    pub mask: Arc<Bitmap>,
     pub capacity: u64,
+}
+
+impl SchedGroup {
+    /// The printed id (`sgc->id`): first CPU of the balance mask.
+    #[must_use]
+    pub fn id(&self) -> usize {
+        self.mask.first().unwrap_or(0)
+    }
 }
 
 /// The attached hierarchy of every active CPU (empty for a CPU with a NULL domain).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SchedDomains {
-    pub per_cpu: Vec<Vec<SchedDomain>>,
+    pub per_cpu: Vec<Vec<Arc<SchedDomain>>>,
     /// The root domain span (cpu_map of the build).
     pub span: Bitmap,
+    /// `BUG: arch topology borken` lines printed while building (always, not only verbose).
+    pub warnings: Vec<String>,
+    /// `topology_span_sane` failed: nothing was attached.
+    pub failed: bool,
+}
+
+/// One topology level (struct sched_domain_topology_level).
+struct Level {
+    name: &'static str,
+    tl_flags: u32,
+    overlap: bool,
+    numa_distance: u32,
+}
+
+/// sched_init_numa's sorted distinct distances over `nodes`, or None when one is invalid.
+fn numa_distances(
+    nodes: &[usize],
+    dist: &dyn Fn(usize, usize) -> u32,
+) -> Option<(Vec<u32>, Vec<u8>)> {
+    let n = nodes.len();
+    let mut matrix = vec![0u8; n * n];
+    let mut seen = [false; 256];
+    for (a, &na) in nodes.iter().enumerate() {
+        for (b, &nb) in nodes.iter().enumerate() {
+            let d = dist(na, nb);
+            if !(10..256).contains(&d) {
+                return None;
+            }
+            seen[d as usize] = true;
+            matrix[a * n + b] = d as u8;
+        }
+    }
+    let levels = (0..256u32).filter(|&d| seen[d as usize]).collect();
+    Some((levels, matrix))
+}
+
+/// sd_init's parameters for a level: (flags, imbalance_pct, cache_nice_tries).
+fn sd_params(l: &Level) -> (u32, u32, u32) {
+    let mut flags = SD_BALANCE_NEWIDLE
+        | SD_BALANCE_EXEC
+        | SD_BALANCE_FORK
+        | SD_WAKE_AFFINE
+        | SD_PREFER_SIBLING
+        | l.tl_flags;
+    let (mut imb, mut nice) = (117, 0);
+    if flags & SD_SHARE_CPUCAPACITY != 0 {
+        imb = 110;
+    } else if flags & SD_SHARE_PKG_RESOURCES != 0 {
+        nice = 1;
+    } else if flags & SD_NUMA != 0 {
+        nice = 2;
+        flags &= !SD_PREFER_SIBLING;
+        flags |= SD_SERIALIZE;
+        if l.numa_distance > RECLAIM_DISTANCE {
+            flags &= !(SD_BALANCE_EXEC | SD_BALANCE_FORK | SD_WAKE_AFFINE);
+        }
+    } else {
+        nice = 1;
+    }
+    if l.overlap {
+        flags |= SD_OVERLAP;
+    }
+    (flags, imb, nice)
+}
+
+/// A raw domain during degeneration.
+#[derive(Clone, Copy)]
+struct Raw {
+    level: usize,
+    span: u32,
+    flags: u32,
+    ngroups: usize,
+    weight: u32,
+    groups: Variant,
+}
+
+/// Which group list a domain has: a rotation of a shared cycle, or an overlap walk.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Variant {
+    Plain(u32),
+    Overlap(u32),
+}
+
+fn sd_degenerate(d: &Raw) -> bool {
+    if d.weight == 1 {
+        return true;
+    }
+    if d.flags & SD_DEGENERATE_GROUPS_MASK != 0 && d.ngroups >= 2 {
+        return false;
+    }
+    d.flags & SD_WAKE_AFFINE == 0
+}
+
+fn sd_parent_degenerate(c: &Raw, p: &Raw) -> bool {
+    if sd_degenerate(p) {
+        return true;
+    }
+    if c.span != p.span {
+        return false;
+    }
+    let mut pflags = p.flags;
+    if p.ngroups == 1 {
+        pflags &= !SD_DEGENERATE_GROUPS_MASK;
+    }
+    !c.flags & pflags == 0
+}
+
+/// Per-level topology masks of every CPU in the map: `mask_id[level][cpu]` (NONE elsewhere).
+fn level_masks(
+    input: &SchedInput<'_>,
+    spans: &mut Spans,
+    cpus: &[usize],
+) -> (Vec<Level>, Vec<Vec<u32>>) {
+    let n = input.nr_cpu_ids;
+    let sib = input.siblings;
+    let node_of = |c: usize| input.cpu_node.get(c).copied().unwrap_or(0) as usize;
+    let mut node_cpus: HashMap<usize, Bitmap> = HashMap::default();
+    for &c in cpus {
+        node_cpus
+            .entry(node_of(c))
+            .or_insert_with(|| Bitmap::new(n))
+            .set(c);
+    }
+    let mut levels = Vec::new();
+    let mut ids = Vec::new();
+    let sibling_level = |spans: &mut Spans, maps: &[Bitmap]| -> Vec<u32> {
+        let mut v = vec![NONE; n];
+        let mut prev = NONE;
+        for &c in cpus {
+            v[c] = match maps.get(c) {
+                // Siblings are usually neighbours: try the previous CPU's mask first (memcmp).
+                Some(m) if prev != NONE && spans.is(prev, m) && m.test(c) => prev,
+                Some(m) if m.nbits() == n && m.test(c) => spans.intern(m),
+                _ => spans.intern(&Bitmap::from_bits(n, [c])),
+            };
+            prev = v[c];
+        }
+        v
+    };
+    let plain = |name, tl_flags| Level {
+        name,
+        tl_flags,
+        overlap: false,
+        numa_distance: 0,
+    };
+    levels.push(plain("SMT", SD_SHARE_CPUCAPACITY | SD_SHARE_PKG_RESOURCES));
+    ids.push(sibling_level(spans, &sib.smt));
+    levels.push(plain("CLS", SD_SHARE_PKG_RESOURCES));
+    ids.push(sibling_level(spans, &sib.cluster));
+    levels.push(plain("MC", SD_SHARE_PKG_RESOURCES));
+    ids.push(sibling_level(spans, &sib.llc));
+    let mut node_ids: HashMap<usize, u32> = HashMap::default();
+    for (&nd, m) in &node_cpus {
+        node_ids.insert(nd, spans.intern(m));
+    }
+    if !sib.sched_numa_in_package {
+        levels.push(plain("DIE", 0));
+        let mut v = vec![NONE; n];
+        for &c in cpus {
+            v[c] = node_ids[&node_of(c)];
+        }
+        ids.push(v);
+    }
+    let nodes: Vec<usize> = input.cpu_nodes.iter().collect();
+    let Some((dists, matrix)) = numa_distances(&nodes, input.distance) else {
+        return (levels, ids);
+    };
+    let nn = nodes.len();
+    let empty = spans.intern(&Bitmap::new(n));
+    for (j, &d) in dists.iter().enumerate() {
+        let name = if j == 0 { "NODE" } else { "NUMA" };
+        let tl_flags = if j == 0 { 0 } else { SD_NUMA };
+        levels.push(Level {
+            name,
+            tl_flags,
+            overlap: j > 0,
+            numa_distance: d,
+        });
+        // sched_domains_numa_masks[j][node], deduplicated by the set of nodes it covers.
+        let mut by_set: HashMap<Vec<u64>, u32> = HashMap::default();
+        let mut per_node: HashMap<usize, u32> = HashMap::default();
+        for &nd in node_cpus.keys() {
+            let mut set = vec![0u64; nn.div_ceil(64)];
+            match nodes.iter().position(|&x| x == nd) {
+                Some(a) => {
+                    for b in 0..nn {
+                        if u32::from(matrix[a * nn + b]) <= d {
+                            set[b / 64] |= 1 << (b % 64);
+                        }
+                    }
+                }
+                None => {
+                    for (b, &nb) in nodes.iter().enumerate() {
+                        if (input.distance)(nd, nb) <= d {
+                            set[b / 64] |= 1 << (b % 64);
+                        }
+                    }
+                }
+            }
+            let id = *by_set.entry(set).or_insert_with_key(|set| {
+                let mut m = Bitmap::new(n);
+                for (b, &nb) in nodes.iter().enumerate() {
+                    if set[b / 64] >> (b % 64) & 1 != 0 {
+                        if let Some(&s) = node_ids.get(&nb) {
+                            m.or_assign(spans.get(s));
+                        }
+                    }
+                }
+                spans.intern(&m)
+            });
+            per_node.insert(nd, id);
+        }
+        let mut v = vec![NONE; n];
+        for &c in cpus {
+            v[c] = per_node.get(&node_of(c)).copied().unwrap_or(empty);
+        }
+        ids.push(v);
+    }
+    (levels, ids)
+}
+
+/// `topology_span_sane` per non-overlap level: the masks that partially overlap another.
+fn insane_masks(spans: &Spans, masks: &[u32], cpus: &[usize], n: usize) -> Vec<u32> {
+    let mut distinct: Vec<u32> = cpus.iter().map(|&c| masks[c]).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut count = vec![0u16; n];
+    for &m in &distinct {
+        for c in spans.iter(m) {
+            count[c] = count[c].saturating_add(1);
+        }
+    }
+    distinct
+        .into_iter()
+        .filter(|&m| spans.iter(m).any(|c| count[c] > 1))
+        .collect()
 }
 
 /// Build the domains of all active CPUs.
 #[must_use]
 pub fn build_sched_domains(input: &SchedInput<'_>) -> SchedDomains {
-    SchedDomains { per_cpu: vec![Vec::new(); input.nr_cpu_ids], span: input.active.clone() }
+    let n = input.nr_cpu_ids;
+    let mut cpu_map = input.active.clone();
+    cpu_map.resize(n);
+    let cpus: Vec<usize> = cpu_map.iter().collect();
+    let mut out = SchedDomains {
+        per_cpu: vec![Vec::new(); n],
+        span: cpu_map.clone(),
+        ..Default::default()
+    };
+    if cpus.is_empty() {
+        return out;
+    }
+    let mut spans = Spans::default();
+    let map_id = spans.intern(&cpu_map);
+    let (levels, mask_ids) = level_masks(input, &mut spans, &cpus);
+    let insane: Vec<Vec<u32>> = levels
+        .iter()
+        .zip(&mask_ids)
+        .map(|(l, m)| {
+            if l.overlap {
+                Vec::new()
+            } else {
+                insane_masks(&spans, m, &cpus, n)
+            }
+        })
+        .collect();
+
+    // build_sched_domain for each CPU, bottom-up, stopping at the level spanning cpu_map.
+    let mut span_at = vec![vec![NONE; n]; levels.len()];
+    let mut and_memo: HashMap<u32, u32> = HashMap::default();
+    let mut fix_memo: HashMap<(u32, u32), Option<u32>> = HashMap::default();
+    for &c in &cpus {
+        let mut child: Option<(u32, usize)> = None;
+        for (li, l) in levels.iter().enumerate() {
+            let m = mask_ids[li][c];
+            if insane[li].contains(&m) {
+                out.failed = true;
+                out.per_cpu = vec![Vec::new(); n];
+                return out;
+            }
+            let mut s = *and_memo.entry(m).or_insert_with(|| {
+                let b = spans.get(m).and(&cpu_map);
+                spans.intern(&b)
+            });
+            if let Some((cs, cl)) = child {
+                let fixed = *fix_memo.entry((cs, s)).or_insert_with(|| {
+                    (!spans.subset(cs, s)).then(|| {
+                        let b = spans.get(s).or(spans.get(cs));
+                        spans.intern(&b)
+                    })
+                });
+                if let Some(f) = fixed {
+                    out.warnings.push("BUG: arch topology borken".to_string());
+                    out.warnings.push(format!(
+                        "     the {} domain not a subset of the {} domain",
+                        levels[cl].name, l.name
+                    ));
+                    s = f;
+                }
+            }
+            span_at[li][c] = s;
+            child = Some((s, li));
+            if s == map_id {
+                break;
+            }
+        }
+    }
+    let chains = Chains { span_at };
+    let params: Vec<(u32, u32, u32)> = levels.iter().map(sd_params).collect();
+    let mut gb = GroupBuilder::new(&mut spans, &chains);
+    let mut raws: Vec<Vec<Raw>> = vec![Vec::new(); n];
+    for &c in &cpus {
+        for (li, l) in levels.iter().enumerate() {
+            let s = chains.span_at[li][c];
+            if s == NONE {
+                break;
+            }
+            let (groups, ngroups) = if l.overlap {
+                let id = gb.overlap(li, c);
+                (Variant::Overlap(id as u32), gb.overlap_groups[id].len())
+            } else {
+                let (cycle, pos) = gb.plain(li, c);
+                (Variant::Plain(pos as u32), cycle.len())
+            };
+            let weight = gb.spans.weight[s as usize];
+            raws[c].push(Raw {
+                level: li,
+                span: s,
+                flags: params[li].0,
+                ngroups,
+                weight,
+                groups,
+            });
+        }
+    }
+    let mut memo: HashMap<(usize, u32, u32, Variant, u32), Arc<SchedDomain>> = HashMap::default();
+    for &c in &cpus {
+        let mut keep = std::mem::take(&mut raws[c]);
+        degenerate(&mut keep);
+        let mut list = Vec::with_capacity(keep.len());
+        for r in keep {
+            let mask_w = gb.spans.weight[mask_ids[r.level][c] as usize];
+            let key = (r.level, r.span, r.flags, r.groups, mask_w);
+            let d = if let Some(d) = memo.get(&key) {
+                Arc::clone(d)
+            } else {
+                let refs: Vec<GroupRef> = match r.groups {
+                    Variant::Overlap(id) => gb.overlap_groups[id as usize].clone(),
+                    Variant::Plain(pos) => {
+                        let (cycle, _) = gb.plain(r.level, c);
+                        let (a, b) = cycle.split_at(pos as usize);
+                        b.iter()
+                            .chain(a)
+                            .map(|&g| GroupRef { span: g, mask: g })
+                            .collect()
+                    }
+                };
+                let (_, imb, nice) = params[r.level];
+                let sp = &gb.spans;
+                let d = Arc::new(SchedDomain {
+                    name: levels[r.level].name,
+                    span: Arc::clone(&sp.bits[r.span as usize]),
+                    flags: r.flags,
+                    min_interval: mask_w,
+                    max_interval: 2 * mask_w,
+                    busy_factor: 16,
+                    imbalance_pct: imb,
+                    cache_nice_tries: nice,
+                    groups: refs
+                        .iter()
+                        .map(|g| SchedGroup {
+                            span: Arc::clone(&sp.bits[g.span as usize]),
+                            mask: Arc::clone(&sp.bits[g.mask as usize]),
+                            capacity: SCHED_CAPACITY_SCALE * u64::from(sp.weight[g.span as usize]),
+                        })
+                        .collect(),
+                });
+                memo.insert(key, Arc::clone(&d));
+                d
+            };
+            list.push(d);
+        }
+        out.per_cpu[c] = list;
+    }
+    out
 }
 
-impl SchedDomains {
-    /// The `sched_verbose` lines printed when these domains are attached: per CPU
-    /// `CPU%d attaching sched-domain(s):` (or `... NULL sched-domain.`) and the indented
-    /// domain/groups lines, then `root domain span: ...`.
-    #[must_use]
-    pub fn attach_lines(&self) -> Vec<String> {
-        Vec::new()
+/// cpu_attach_domain's removal of degenerate parents, then of a degenerate base.
+fn degenerate(keep: &mut Vec<Raw>) {
+    let mut t = 0;
+    while t + 1 < keep.len() {
+        if sd_parent_degenerate(&keep[t], &keep[t + 1]) {
+            let p = keep.remove(t + 1);
+            keep[t].flags |= p.flags & SD_PREFER_SIBLING;
+        } else {
+            t += 1;
+        }
     }
-
-    /// debugfs files of `cpu`: `(domain index, attribute name, content)` for
-    /// name, flags, min_interval, max_interval, busy_factor, imbalance_pct, cache_nice_tries.
-    #[must_use]
-    pub fn debugfs_files(&self, cpu: usize) -> Vec<(usize, &'static str, String)> {
-        let _ = cpu;
-        Vec::new()
+    if keep.first().is_some_and(sd_degenerate) {
+        keep.remove(0);
     }
 }
 
-/// The dmesg lines of a rebuild after a CPU hotplug event, in the kernel's order (detach of the
-/// old domains: `CPU%d attaching NULL sched-domain.` for each CPU of `old_active`, then the
-/// attach lines of `new`), when `sched_verbose` is on.
-#[must_use]
-pub fn rebuild_lines(old_active: &Bitmap, new: &SchedDomains) -> Vec<String> {
-    let _ = old_active;
-    new.attach_lines()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu_topology::CpuIds;
+
+    /// algorithms.md §8.5: 8 CPUs, 2 packages = nodes 0/1, 2 cores x 2 threads, 10/20.
+    #[test]
+    fn worked_example() {
+        let ids: Vec<CpuIds> = (0..8u32)
+            .map(|c| {
+                let (llc_id, l2c_id) = CpuIds::qemu_cache_ids(c, 2, 2);
+                CpuIds {
+                    apic_id: c,
+                    package: c / 4,
+                    core: c / 2 % 2,
+                    thread: c % 2,
+                    llc_id,
+                    l2c_id,
+                    node: c / 4,
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let mut sib = SiblingMaps::new(8);
+        let mut online = Bitmap::new(8);
+        for c in 0..8 {
+            sib.set_cpu_sibling_map(c, &ids, &online, &mut Vec::new());
+            online.set(c);
+        }
+        sib.smp_cpus_done();
+        let cpu_node: Vec<u32> = ids.iter().map(|i| i.node).collect();
+        let nodes = Bitmap::from_bits(2, [0, 1]);
+        let dist = |a: usize, b: usize| if a == b { 10 } else { 20 };
+        let d = build_sched_domains(&SchedInput {
+            nr_cpu_ids: 8,
+            active: &online,
+            siblings: &sib,
+            cpu_node: &cpu_node,
+            cpu_nodes: &nodes,
+            distance: &dist,
+        });
+        let lines = d.attach_lines();
+        assert_eq!(
+            lines[..7],
+            [
+                "CPU0 attaching sched-domain(s):",
+                " domain-0: span=0-1 level=SMT",
+                "  groups: 0:{ span=0 }, 1:{ span=1 }",
+                "  domain-1: span=0-3 level=MC",
+                "   groups: 0:{ span=0-1 cap=2048 }, 2:{ span=2-3 cap=2048 }",
+                "   domain-2: span=0-7 level=NUMA",
+                "    groups: 0:{ span=0-3 cap=4096 }, 4:{ span=4-7 cap=4096 }",
+            ]
+        );
+        assert!(lines.contains(&"  groups: 5:{ span=5 }, 4:{ span=4 }".to_string()));
+        assert_eq!(
+            lines.last().unwrap(),
+            "root domain span: 0-7 (max cpu_capacity = 1024)"
+        );
+        let f = d.debugfs_files(0);
+        assert_eq!(f[1].2, "SD_BALANCE_NEWIDLE SD_BALANCE_EXEC SD_BALANCE_FORK SD_WAKE_AFFINE SD_SHARE_CPUCAPACITY SD_SHARE_PKG_RESOURCES SD_PREFER_SIBLING \n");
+    }
 }

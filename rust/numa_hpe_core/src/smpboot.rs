@@ -9,31 +9,21 @@ use crate::firmware::{FwCpu, MAX_NUMNODES, NR_CPUS};
 use crate::machine::Machine;
 use crate::sched_domain::{build_sched_domains, rebuild_lines, SchedInput};
 
-/// Bits needed to number `n` values (QEMU's apicid field widths).
-fn bits_for(n: u32) -> u32 {
-    if n <= 1 {
-        0
-    } else {
-        32 - (n - 1).leading_zeros()
-    }
-}
-
 /// Topology ids of a firmware CPU slot: QEMU's Nehalem model has one L2 per core (shown as
 /// `cluster_id`) and one L3 per die.
 #[must_use]
 pub fn cpu_ids(slot: &FwCpu, all: &[FwCpu], node: u32) -> CpuIds {
     let threads = all.iter().map(|c| c.thread).max().unwrap_or(0) + 1;
     let cores = all.iter().map(|c| c.core).max().unwrap_or(0) + 1;
-    let smt_bits = bits_for(threads);
-    let core_bits = bits_for(cores);
+    let (llc_id, l2c_id) = CpuIds::qemu_cache_ids(slot.apic_id, threads, cores);
     CpuIds {
         apic_id: slot.apic_id,
         package: slot.package,
         die: slot.die,
         core: slot.core,
         thread: slot.thread,
-        llc_id: slot.apic_id >> (smt_bits + core_bits),
-        l2c_id: slot.apic_id >> smt_bits,
+        llc_id,
+        l2c_id,
         node,
         fake_socket: false,
     }
@@ -154,6 +144,7 @@ impl Machine {
                 self.cpus.registered.set(cpu);
             }
         }
+        self.cpus.siblings.smp_cpus_done();
         let nn = self.nodes.online.weight();
         let nc = self.cpus.online.weight();
         self.dmesg.push(format!(

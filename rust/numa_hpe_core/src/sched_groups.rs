@@ -1,0 +1,345 @@
+//! Sched groups of kernel/sched/topology.c (6.1): `build_sched_groups` / `get_group` for
+//! ordinary levels, `build_overlap_sched_groups`, `find_descended_sibling` and
+//! `build_balance_mask` for SD_OVERLAP (NUMA) levels, plus the interned span table they
+//! work on.
+//!
+//! Deviations: work is shared between CPUs whose walk provably gives the same result (same
+//! span, same own group, same next uncovered CPU); spans are interned so that an id compare
+//! is a `cpumask_equal`.
+
+use std::collections::HashMap as StdHashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use crate::bitmap::Bitmap;
+
+/// A multiply-rotate hasher for the small integer keys of the builders (SipHash dominated).
+#[derive(Default)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(u64::from(x));
+    }
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+}
+
+/// HashMap with [`FxHasher`].
+pub(crate) type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// "No domain at this level" in a chain table.
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// Interned cpumasks: equal contents get the same id.
+#[derive(Default)]
+pub(crate) struct Spans {
+    pub bits: Vec<Arc<Bitmap>>,
+    pub weight: Vec<u32>,
+    /// Non-zero word range of each span.
+    range: Vec<(u32, u32)>,
+    index: HashMap<u64, Vec<u32>>,
+}
+
+/// Hash of the non-zero word range (cheap for the small masks of the low levels).
+fn span_key(b: &Bitmap) -> (u64, usize, usize) {
+    let w = b.words();
+    let lo = w.iter().position(|&x| x != 0).unwrap_or(w.len());
+    let hi = w.iter().rposition(|&x| x != 0).map_or(lo, |i| i + 1);
+    let mut h = (lo as u64) << 32 ^ hi as u64;
+    for &x in &w[lo..hi] {
+        h = (h ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
+    }
+    (h, lo, hi)
+}
+
+impl Spans {
+    /// Id of `b`, adding it when new.
+    pub fn intern(&mut self, b: &Bitmap) -> u32 {
+        let (h, lo, hi) = span_key(b);
+        if let Some(ids) = self.index.get(&h) {
+            for &id in ids {
+                let o = self.bits[id as usize].words();
+                if o.len() == b.words().len()
+                    && o[lo..hi] == b.words()[lo..hi]
+                    && o[..lo].iter().chain(&o[hi..]).all(|&x| x == 0)
+                {
+                    return id;
+                }
+            }
+        }
+        let id = self.bits.len() as u32;
+        self.range.push((lo as u32, hi as u32));
+        self.weight
+            .push(b.words()[lo..hi].iter().map(|w| w.count_ones()).sum());
+        self.bits.push(Arc::new(b.clone()));
+        self.index.entry(h).or_default().push(id);
+        id
+    }
+
+    pub fn get(&self, id: u32) -> &Bitmap {
+        &self.bits[id as usize]
+    }
+
+    /// Set bits of span `id`, ascending, scanning only its non-zero words.
+    pub fn iter(&self, id: u32) -> impl Iterator<Item = usize> + '_ {
+        let (lo, hi) = self.range[id as usize];
+        let w = &self.bits[id as usize].words()[lo as usize..hi as usize];
+        w.iter().enumerate().flat_map(move |(k, &x)| {
+            let mut x = x;
+            let base = (lo as usize + k) * 64;
+            std::iter::from_fn(move || {
+                (x != 0).then(|| {
+                    let b = x.trailing_zeros() as usize;
+                    x &= x - 1;
+                    base + b
+                })
+            })
+        })
+    }
+
+    /// Whether span `id` equals `b` (memcmp).
+    pub fn is(&self, id: u32, b: &Bitmap) -> bool {
+        self.bits[id as usize].words() == b.words()
+    }
+
+    pub fn subset(&self, a: u32, b: u32) -> bool {
+        let (lo, hi) = self.range[a as usize];
+        let (x, y) = (self.get(a).words(), self.get(b).words());
+        a == b || (lo as usize..hi as usize).all(|k| x[k] & !y[k] == 0)
+    }
+}
+
+/// A group as referenced from a domain: span id and balance-mask id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct GroupRef {
+    pub span: u32,
+    pub mask: u32,
+}
+
+/// The raw (pre-degeneration) per-CPU domain chains: `span_at[level][cpu]`.
+pub(crate) struct Chains {
+    pub span_at: Vec<Vec<u32>>,
+}
+
+impl Chains {
+    fn at(&self, level: usize, cpu: usize) -> u32 {
+        self.span_at
+            .get(level)
+            .and_then(|v| v.get(cpu))
+            .copied()
+            .unwrap_or(NONE)
+    }
+
+    /// Span of the child of `cpu`'s domain at `level` (None at the lowest level).
+    fn child(&self, level: usize, cpu: usize) -> Option<u32> {
+        if level == 0 {
+            None
+        } else {
+            Some(self.at(level - 1, cpu)).filter(|&s| s != NONE)
+        }
+    }
+}
+
+/// Walks span `id` from `start` upwards, wrapping (for_each_cpu_wrap).
+fn wrap_iter(spans: &Spans, id: u32, start: usize) -> impl Iterator<Item = usize> + '_ {
+    spans
+        .iter(id)
+        .filter(move |&i| i >= start)
+        .chain(spans.iter(id).take_while(move |&i| i < start))
+}
+
+/// First CPU in `span` and not in `covered`, in `from..limit`.
+fn next_uncovered(span: &Bitmap, covered: &Bitmap, from: usize, limit: usize) -> Option<usize> {
+    let (s, c) = (span.words(), covered.words());
+    let mut wi = from / 64;
+    let mut w = s.get(wi)? & !c[wi] & (!0u64 << (from % 64));
+    loop {
+        if w != 0 {
+            let b = wi * 64 + w.trailing_zeros() as usize;
+            return (b < limit).then_some(b);
+        }
+        wi += 1;
+        if wi * 64 >= limit || wi >= s.len() {
+            return None;
+        }
+        w = s[wi] & !c[wi];
+    }
+}
+
+/// Shared state of the group builders.
+pub(crate) struct GroupBuilder<'a> {
+    pub spans: &'a mut Spans,
+    pub chains: &'a Chains,
+    /// Non-overlap levels: (level, span) -> groups in the order of the last CPU that linked
+    /// them (the kernel's sched_group `next` pointers are shared per level and first CPU).
+    cycles: HashMap<(usize, u32), Vec<u32>>,
+    singletons: HashMap<usize, u32>,
+    balance: HashMap<(usize, u32), u32>,
+    /// Overlap walks: (level, span, own group, first uncovered CPU) -> groups.
+    overlap: HashMap<(usize, u32, u32, usize), u32>,
+    pub overlap_groups: Vec<Vec<GroupRef>>,
+    uncovered: HashMap<(usize, u32, u32), Bitmap>,
+}
+
+impl<'a> GroupBuilder<'a> {
+    pub fn new(spans: &'a mut Spans, chains: &'a Chains) -> Self {
+        GroupBuilder {
+            spans,
+            chains,
+            cycles: HashMap::default(),
+            singletons: HashMap::default(),
+            balance: HashMap::default(),
+            overlap: HashMap::default(),
+            overlap_groups: Vec::new(),
+            uncovered: HashMap::default(),
+        }
+    }
+
+    fn singleton(&mut self, cpu: usize) -> u32 {
+        if let Some(&id) = self.singletons.get(&cpu) {
+            return id;
+        }
+        let n = self.spans.get(0).nbits();
+        let id = self.spans.intern(&Bitmap::from_bits(n, [cpu]));
+        self.singletons.insert(cpu, id);
+        id
+    }
+
+    /// get_group's span for CPU i at `level`: its child domain's span, or {i}.
+    fn own_group(&mut self, level: usize, i: usize) -> u32 {
+        match self.chains.child(level, i) {
+            Some(s) => s,
+            None => self.singleton(i),
+        }
+    }
+
+    /// Groups of `cpu`'s domain at non-overlap `level` (own group first) and its index in the
+    /// shared cycle.
+    pub fn plain(&mut self, level: usize, cpu: usize) -> (&[u32], usize) {
+        let span = self.chains.at(level, cpu);
+        if !self.cycles.contains_key(&(level, span)) {
+            // The last CPU of the span builds last: its order is the one left linked.
+            let last = self
+                .spans
+                .iter(span)
+                .filter(|&i| self.chains.at(level, i) == span)
+                .last()
+                .unwrap_or(cpu);
+            let mut cycle: Vec<u32> = Vec::new();
+            let mut seen: Vec<u32> = Vec::new();
+            let members: Vec<usize> = wrap_iter(self.spans, span, last).collect();
+            for i in members {
+                let g = self.own_group(level, i);
+                // Groups of a sane level partition the span: seen group <=> covered CPU.
+                if !seen.contains(&g) {
+                    seen.push(g);
+                    cycle.push(g);
+                }
+            }
+            self.cycles.insert((level, span), cycle);
+        }
+        let own = self.own_group(level, cpu);
+        let cycle = &self.cycles[&(level, span)];
+        let pos = cycle.iter().position(|&g| g == own).unwrap_or(0);
+        (cycle, pos)
+    }
+
+    /// `find_descended_sibling`: the level whose child builds the group for `sd_span`.
+    fn descend(&self, sd_span: u32, mut level: usize, i: usize) -> usize {
+        while let Some(c) = self.chains.child(level, i) {
+            if self.spans.subset(c, sd_span) {
+                break;
+            }
+            level -= 1;
+        }
+        while let Some(c) = self.chains.child(level, i) {
+            if c != self.chains.at(level, i) {
+                break;
+            }
+            level -= 1;
+        }
+        level
+    }
+
+    /// `build_balance_mask` for a group built from level `level`.
+    fn balance_mask(&mut self, level: usize, group: u32) -> u32 {
+        if let Some(&m) = self.balance.get(&(level, group)) {
+            return m;
+        }
+        let mut mask = Bitmap::new(self.spans.get(group).nbits());
+        for j in self.spans.iter(group) {
+            if self.chains.at(level, j) != NONE && self.chains.child(level, j) == Some(group) {
+                mask.set(j);
+            }
+        }
+        let id = self.spans.intern(&mask);
+        self.balance.insert((level, group), id);
+        id
+    }
+
+    /// `build_overlap_sched_groups` for `cpu` at `level`: index into `overlap_groups`.
+    pub fn overlap(&mut self, level: usize, cpu: usize) -> usize {
+        let span = self.chains.at(level, cpu);
+        let own = self.chains.child(level, cpu).unwrap_or(span);
+        let d = self
+            .uncovered
+            .entry((level, span, own))
+            .or_insert_with(|| self.spans.get(span).andnot(self.spans.get(own)));
+        let first_uncovered = d
+            .next_from(cpu + 1)
+            .or_else(|| d.first())
+            .unwrap_or(usize::MAX);
+        let key = (level, span, own, first_uncovered);
+        if let Some(&id) = self.overlap.get(&key) {
+            return id as usize;
+        }
+        let bits = Arc::clone(&self.spans.bits[span as usize]);
+        let mut covered = Bitmap::new(bits.nbits());
+        let mut groups = Vec::new();
+        let n = bits.nbits();
+        let (mut pos, mut wrapped) = (cpu, false);
+        loop {
+            let limit = if wrapped { cpu } else { n };
+            let Some(i) = next_uncovered(&bits, &covered, pos, limit) else {
+                if wrapped {
+                    break;
+                }
+                (pos, wrapped) = (0, true);
+                continue;
+            };
+            pos = i + 1;
+            let sib_span = self.chains.at(level, i);
+            // A CPU whose chain stopped below this level has an empty domain here.
+            if sib_span == NONE || !self.spans.get(sib_span).test(i) {
+                continue;
+            }
+            let mut sib = level;
+            if let Some(c) = self.chains.child(level, i) {
+                if !self.spans.subset(c, span) {
+                    sib = self.descend(span, level, i);
+                }
+            }
+            let g = self.chains.child(sib, i).unwrap_or(self.chains.at(sib, i));
+            covered.or_assign(self.spans.get(g));
+            let mask = self.balance_mask(sib, g);
+            groups.push(GroupRef { span: g, mask });
+        }
+        let id = self.overlap_groups.len();
+        self.overlap_groups.push(groups);
+        self.overlap.insert(key, id as u32);
+        id
+    }
+}

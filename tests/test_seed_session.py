@@ -120,7 +120,6 @@ def test_cpu2_online() -> None:
     assert "smpboot: Booting Node 1 Processor 2 APIC 0x2" in m.dmesg()[log:]
 
 
-@pytest.mark.xfail(strict=True, reason="sched domains are not built yet: debugfs cpu2/domain0 is missing")
 def test_cpu2_sched_domain_is_numa_only() -> None:
     m = session(online_cpu2, extra=" sched_verbose")
     d = f"{DBG}/sched/domains/cpu2"

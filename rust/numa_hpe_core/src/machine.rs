@@ -92,8 +92,8 @@ pub struct Machine {
     pub cpus: CpuState,
     pub sched: SchedDomains,
     pub dmesg: Vec<String>,
-    /// Hot-added `System RAM` resources `[start, end)`.
-    pub hotplug_resources: Vec<(u64, u64)>,
+    /// Hot-added `System RAM` resources: start -> end (exclusive).
+    pub hotplug_resources: BTreeMap<u64, u64>,
     pub acpi_mem_devices: Vec<AcpiMemDevice>,
     /// Next PNP0C80 instance number.
     pub next_acpi_instance: u32,
@@ -195,7 +195,7 @@ impl Machine {
             },
             sched: SchedDomains::default(),
             dmesg,
-            hotplug_resources: Vec::new(),
+            hotplug_resources: BTreeMap::new(),
             acpi_mem_devices: Vec::new(),
             next_acpi_instance: 0,
             mem_hotplug_nodes: Bitmap::new(MAX_NUMNODES as usize),

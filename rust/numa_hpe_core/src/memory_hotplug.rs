@@ -250,7 +250,7 @@ impl Machine {
         let (s, e) = (start >> 12, end >> 12);
         let pos = self.mem.partition_point(|r| r.start < s);
         self.mem.insert(pos, MemRange { start: s, end: e, nid, hotplug: true });
-        self.hotplug_resources.push((start, end));
+        self.hotplug_resources.insert(start, end);
         self.mem_hotplug_nodes.set(nid as usize);
         if self.auto_online != OnlineType::Offline {
             let t = self.auto_online;
@@ -322,7 +322,7 @@ impl Machine {
     fn resource_conflict(&self, start: u64, end: u64) -> bool {
         let overlap = |a: u64, b: u64| a < end && start < b;
         self.e820.entries.iter().any(|e| overlap(e.addr, e.addr + e.size))
-            || self.hotplug_resources.iter().any(|&(a, b)| overlap(a, b))
+            || self.hotplug_resources.range(..end).next_back().is_some_and(|(&a, &b)| overlap(a, b))
     }
 
     /// Firmware (ACPI pc-dimm) memory insert: node from `_PXM`, else from the address.
@@ -424,7 +424,7 @@ impl Machine {
             }
         }
         self.mem = out;
-        self.hotplug_resources.retain(|&(a, b)| b <= start || a >= end);
+        self.hotplug_resources.retain(|&a, &mut b| b <= start || a >= end);
         self.acpi_mem_devices.retain(|d| d.start + d.size <= start || d.start >= end);
         nids.sort_unstable();
         nids.dedup();

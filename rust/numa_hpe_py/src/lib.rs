@@ -31,6 +31,11 @@ impl From<PyHpeErr> for PyErr {
 
 type PyResultH<T> = Result<T, PyHpeErr>;
 
+/// A file operation's error: `OSError(errno, message, path)` (so `.filename` is the path).
+fn path_err(path: &str) -> impl Fn(HpeError) -> PyErr + '_ {
+    move |e| PyOSError::new_err((e.errno.code(), e.msg, path.to_string()))
+}
+
 fn bytes_of(data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     if let Ok(s) = data.extract::<String>() {
         return Ok(s.into_bytes());
@@ -89,23 +94,23 @@ impl PyMachine {
 
     /// Read a whole file.
     fn read(&self, py: Python<'_>, path: &str) -> PyResult<String> {
-        Ok(py.detach(|| self.with(|m| m.read(path)))?.map_err(PyHpeErr)?)
+        py.detach(|| self.with(|m| m.read(path)))?.map_err(path_err(path))
     }
 
     /// Write to a file (open + one write); returns the byte count.
     fn write(&self, py: Python<'_>, path: &str, data: &Bound<'_, PyAny>) -> PyResult<usize> {
         let data = bytes_of(data)?;
-        Ok(py.detach(|| self.with(|m| m.write(path, &data)))?.map_err(PyHpeErr)?)
+        py.detach(|| self.with(|m| m.write(path, &data)))?.map_err(path_err(path))
     }
 
     /// Directory entries, sorted.
     fn listdir(&self, path: &str) -> PyResult<Vec<String>> {
-        Ok(self.with(|m| m.list_dir(path))?.map_err(PyHpeErr)?)
+        self.with(|m| m.list_dir(path))?.map_err(path_err(path))
     }
 
     /// Target of a symlink.
     fn readlink(&self, path: &str) -> PyResult<String> {
-        Ok(self.with(|m| m.readlink(path))?.map_err(PyHpeErr)?)
+        self.with(|m| m.readlink(path))?.map_err(path_err(path))
     }
 
     /// `"dir"`, `"file"`, `"link"` or None.

@@ -22,6 +22,7 @@ pub mod numa;
 pub mod numa_emulation;
 pub mod numa_hide;
 pub mod numa_init;
+pub mod notifier;
 pub mod page_alloc;
 pub mod parse;
 pub mod patchset;

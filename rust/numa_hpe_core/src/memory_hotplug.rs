@@ -12,6 +12,7 @@ use crate::firmware::MAX_PHYS_ADDR;
 use crate::free_area_init::MemRange;
 use crate::machine::{AcpiMemDevice, Machine};
 use crate::memory_block::MemoryBlock;
+use crate::notifier::Event;
 use crate::zone::{Pgdat, ZoneType, ZONES};
 
 impl Machine {
@@ -88,6 +89,11 @@ impl Machine {
         let pfn = b.start_pfn(bp);
         let zone = self.zone_for(t, b.nid, pfn, bp);
         let nid = b.nid;
+        let arg = (pfn, bp, nid);
+        if let Err(e) = self.emit(Event::MemGoingOnline { start_pfn: arg.0, nr_pages: arg.1, nid }) {
+            let _ = self.emit(Event::MemCancelOnline { start_pfn: arg.0, nr_pages: arg.1, nid });
+            return Err(e);
+        }
         let has_cpus = self.nodes.cpu.test(nid as usize);
         let pg = self.pgdat.entry(nid).or_default();
         let need_rebuild = !pg.zone(zone).populated();
@@ -110,6 +116,7 @@ impl Machine {
             self.build_all_zonelists(None, None, None);
         }
         self.setup_per_zone_wmarks();
+        let _ = self.emit(Event::MemOnline { start_pfn: pfn, nr_pages: bp, nid });
         Ok(())
     }
 
@@ -133,6 +140,10 @@ impl Machine {
         }
         let pfn = b.start_pfn(bp);
         let nid = b.nid;
+        if let Err(e) = self.emit(Event::MemGoingOffline { start_pfn: pfn, nr_pages: bp, nid }) {
+            let _ = self.emit(Event::MemCancelOffline { start_pfn: pfn, nr_pages: bp, nid });
+            return Err(e);
+        }
         {
             let blk = self.blocks.get_mut(&id).expect("block exists");
             blk.online = false;
@@ -163,6 +174,7 @@ impl Machine {
         if pg.present_pages() == 0 {
             self.nodes.memory.clear(nid as usize);
         }
+        let _ = self.emit(Event::MemOffline { start_pfn: pfn, nr_pages: bp, nid });
         Ok(())
     }
 
@@ -227,6 +239,7 @@ impl Machine {
             self.pgdat.insert(nid, Pgdat::default());
             self.build_all_zonelists(Some(nid), None, None);
             self.nodes.online.set(nid as usize);
+            let _ = self.emit(Event::NodeOnline { nid });
         }
         // memmap_on_memory: a single-block add keeps its own struct pages (vmemmap, 64 bytes
         // per page) at its start: present but never managed
@@ -448,6 +461,7 @@ impl Machine {
         }
         self.nodes.online.clear(nid as usize);
         self.pgdat.remove(&nid);
+        let _ = self.emit(Event::NodeOffline { nid });
     }
 }
 

@@ -1,10 +1,11 @@
 //! PyO3 binding of `numa_hpe_core`: thin wrappers, conversions and error mapping only.
 #![deny(unsafe_code)]
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use numa_hpe_core::bitmap::Bitmap;
-use numa_hpe_core::error::HpeError;
+use numa_hpe_core::error::{Errno, HpeError};
+use numa_hpe_core::notifier::{Event, Notifier};
 use numa_hpe_core::firmware::Firmware;
 use numa_hpe_core::machine::{KernelConfig, Machine, PatchsetVersion};
 use numa_hpe_core::parse;
@@ -46,14 +47,85 @@ fn bytes_of(data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     Err(PyValueError::new_err("data must be str or bytes"))
 }
 
+/// A Python callable subscribed to a machine's hotplug events: it gets a dict
+/// (`{"event": "MEM_GOING_ONLINE", "start_pfn": ..., ...}`) and vetoes a `Going*` event by
+/// returning a non-zero errno or raising OSError.
+struct PyNotifier(Py<PyAny>);
+
+impl std::fmt::Debug for PyNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PyNotifier")
+    }
+}
+
+fn event_dict<'py>(py: Python<'py>, ev: &Event) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("event", ev.name())?;
+    match *ev {
+        Event::MemGoingOnline { start_pfn, nr_pages, nid }
+        | Event::MemCancelOnline { start_pfn, nr_pages, nid }
+        | Event::MemOnline { start_pfn, nr_pages, nid }
+        | Event::MemGoingOffline { start_pfn, nr_pages, nid }
+        | Event::MemCancelOffline { start_pfn, nr_pages, nid }
+        | Event::MemOffline { start_pfn, nr_pages, nid } => {
+            d.set_item("start_pfn", start_pfn)?;
+            d.set_item("nr_pages", nr_pages)?;
+            d.set_item("nid", nid)?;
+        }
+        Event::CpuGoingOnline { cpu } | Event::CpuOnline { cpu } | Event::CpuGoingOffline { cpu } | Event::CpuOffline { cpu } => {
+            d.set_item("cpu", cpu)?;
+        }
+        Event::NodeOnline { nid } | Event::NodeOffline { nid } => d.set_item("nid", nid)?,
+    }
+    Ok(d)
+}
+
+impl Notifier for PyNotifier {
+    fn notify(&self, ev: &Event) -> Result<(), Errno> {
+        Python::attach(|py| {
+            let d = match event_dict(py, ev) {
+                Ok(d) => d,
+                Err(_) => return Ok(()),
+            };
+            IN_NOTIFIER.with(|c| c.set(true));
+            let result = self.0.call1(py, (d,));
+            IN_NOTIFIER.with(|c| c.set(false));
+            match result {
+                Ok(ret) => match ret.extract::<Option<i32>>(py) {
+                    Ok(Some(code)) if code != 0 => Err(Errno::from_code(code.abs()).unwrap_or(Errno::EINVAL)),
+                    _ => Ok(()),
+                },
+                Err(e) => {
+                    let code = e
+                        .value(py)
+                        .getattr("errno")
+                        .ok()
+                        .and_then(|v| v.extract::<i32>().ok())
+                        .and_then(Errno::from_code);
+                    Err(code.unwrap_or(Errno::EINVAL))
+                }
+            }
+        })
+    }
+}
+
 /// One emulated machine (see `numa_hpe.Machine` for the documented Python API).
 #[pyclass(frozen, module = "numa_hpe._core", name = "Machine")]
 struct PyMachine {
     inner: Mutex<Machine>,
 }
 
+thread_local! {
+    /// Set while this thread runs a notifier callback: the machine is locked by the operation
+    /// that emitted the event, so using it from the callback would deadlock.
+    static IN_NOTIFIER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 impl PyMachine {
     fn with<T>(&self, f: impl FnOnce(&mut Machine) -> T) -> PyResult<T> {
+        if IN_NOTIFIER.with(std::cell::Cell::get) {
+            return Err(PyRuntimeError::new_err("the machine cannot be used from inside its own notifier"));
+        }
         let mut g = self.inner.lock().map_err(|_| PyRuntimeError::new_err("machine lock poisoned"))?;
         Ok(f(&mut g))
     }
@@ -89,6 +161,43 @@ impl PyMachine {
                 Machine::boot_with(fw, cmdline, config, version.unwrap_or(PatchsetVersion::V9))
             })
             .map_err(|e| PyValueError::new_err(e.msg))?;
+        Ok(PyMachine { inner: Mutex::new(m) })
+    }
+
+    /// Subscribe `callback` to hotplug events (None unsubscribes).
+    #[pyo3(signature = (callback = None))]
+    fn set_notifier(&self, callback: Option<Py<PyAny>>) -> PyResult<()> {
+        self.with(|m| m.notifier = callback.map(|c| Arc::new(PyNotifier(c)) as Arc<dyn Notifier>))
+    }
+
+    /// The event log, oldest first, as dicts.
+    fn events<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let evs = self.with(|m| m.events.clone())?;
+        evs.iter().map(|e| event_dict(py, e)).collect()
+    }
+
+    /// The whole machine as bytes (restore with `Machine.load`).
+    fn save<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let b = py.detach(|| self.with(|m| m.save()))?;
+        Ok(PyBytes::new(py, &b))
+    }
+
+    /// Restore a machine saved with `save` (validated first; ValueError when invalid).
+    #[staticmethod]
+    fn load(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        let m = py.detach(|| Machine::load(data)).map_err(|e| PyValueError::new_err(e.msg))?;
+        Ok(PyMachine { inner: Mutex::new(m) })
+    }
+
+    /// An independent copy of the machine (same state, no notifier).
+    fn fork(&self, py: Python<'_>) -> PyResult<Self> {
+        let m = py.detach(|| {
+            self.with(|m| {
+                let mut c = m.clone();
+                c.notifier = None;
+                c
+            })
+        })?;
         Ok(PyMachine { inner: Mutex::new(m) })
     }
 

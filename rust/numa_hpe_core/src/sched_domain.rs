@@ -17,7 +17,7 @@ use crate::bitmap::Bitmap;
 use crate::cpu_topology::SiblingMaps;
 use crate::sched_groups::{Chains, GroupBuilder, GroupRef, HashMap, Spans, NONE};
 
-pub use crate::sched_debug::rebuild_lines;
+pub use crate::sched_debug::{rebuild_lines, DEBUGFS_ATTRS};
 
 /// SD flag bits (include/linux/sched/sd_flags.h, 6.1 order).
 pub const SD_BALANCE_NEWIDLE: u32 = 1 << 0;

@@ -67,7 +67,10 @@ fn build_8192_cpus_1024_nodes() {
         let core = Bitmap::from_bits(CPUS, [c & !1, c | 1]);
         let pkg = Bitmap::from_bits(CPUS, (c & !7)..(c & !7) + 8);
         assert_eq!((&sib.smt[c], &sib.cluster[c]), (&core, &core));
-        assert_eq!((&sib.llc[c], &sib.die[c], &sib.package[c]), (&pkg, &pkg, &pkg));
+        assert_eq!(
+            (&sib.llc[c], &sib.die[c], &sib.package[c]),
+            (&pkg, &pkg, &pkg)
+        );
     }
     let cpu_node: Vec<u32> = ids.iter().map(|i| i.node).collect();
     let nodes = Bitmap::from_bits(NODES, 0..NODES);
@@ -112,12 +115,12 @@ fn build_8192_cpus_1024_nodes() {
     let lines = rebuild_lines(&old, &re);
     let lines_t = t.elapsed();
 
-    // Every debugfs file of every CPU, one call per file as debugfs.rs reads them.
+    // Every debugfs file of every CPU, one call per file (`debugfs_attr`).
     let t = Instant::now();
     let mut files = 0usize;
     let mut bytes = 0usize;
     for cpu in 0..CPUS {
-        let n = re.per_cpu[cpu].len();
+        let n = re.debugfs_domain_count(cpu);
         for dom in 0..n {
             for attr in [
                 "name",
@@ -129,12 +132,7 @@ fn build_8192_cpus_1024_nodes() {
                 "cache_nice_tries",
                 "flags",
             ] {
-                let s = re
-                    .debugfs_files(cpu)
-                    .into_iter()
-                    .find(|(d, a, _)| *d == dom && *a == attr)
-                    .map(|(_, _, s)| s)
-                    .unwrap();
+                let s = re.debugfs_attr(cpu, dom, attr).unwrap();
                 bytes += s.len();
                 files += 1;
             }

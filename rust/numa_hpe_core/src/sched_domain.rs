@@ -325,6 +325,8 @@ fn level_masks(
         return (levels, ids);
     };
     let nn = nodes.len();
+    let node_pos: HashMap<usize, usize> =
+        nodes.iter().enumerate().map(|(a, &nd)| (nd, a)).collect();
     let empty = spans.intern(&Bitmap::new(n));
     for (j, &d) in dists.iter().enumerate() {
         let name = if j == 0 { "NODE" } else { "NUMA" };
@@ -340,7 +342,7 @@ fn level_masks(
         let mut per_node: HashMap<usize, u32> = HashMap::default();
         for &nd in node_cpus.keys() {
             let mut set = vec![0u64; nn.div_ceil(64)];
-            match nodes.iter().position(|&x| x == nd) {
+            match node_pos.get(&nd).copied() {
                 Some(a) => {
                     for b in 0..nn {
                         if u32::from(matrix[a * nn + b]) <= d {
@@ -452,6 +454,10 @@ fn build(
                 return out;
             }
             let mut s = *and_memo.entry(m).or_insert_with(|| {
+                // Masks are mostly made of active CPUs: then the AND is the mask itself.
+                if spans.subset(m, map_id) {
+                    return m;
+                }
                 let b = spans.get(m).and(&cpu_map);
                 spans.intern(&b)
             });

@@ -1,27 +1,38 @@
-import re
+"""Shared fixtures and hypothesis profiles.
+
+``NUMA_HPE_HYPOTHESIS_PROFILE`` selects ``dev`` (default, 50 examples) or ``ci`` (300 examples,
+no deadline, derandomized so CI runs are reproducible).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
-from numa_hpe import Firmware, Machine
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-SYS = "/sys/devices/system"
+from _shared import oracle_dir  # noqa: E402
 
-
-def boot(cmdline="nokaslr", **fw):
-    return Machine(Firmware.qemu(**fw), cmdline, kernel_config="oracle")
-
-
-def grep(m, pattern):
-    return [l for l in m.dmesg() if re.search(pattern, l)]
-
-
-def zone(m, nid, name):
-    for z in m.zones():
-        if z.node == nid and z.name == name:
-            return z
-    return None
+settings.register_profile("dev", max_examples=50)
+settings.register_profile(
+    "ci",
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("NUMA_HPE_HYPOTHESIS_PROFILE", "dev"))
 
 
-@pytest.fixture
-def helpers():
-    return type("H", (), {"boot": staticmethod(boot), "grep": staticmethod(grep), "zone": staticmethod(zone)})
+@pytest.fixture(scope="session")
+def oracle() -> Path:
+    """``shared/oracle``; tests that need it skip when it is not beside the repository."""
+    o = oracle_dir()
+    if o is None:
+        pytest.skip("shared/oracle not found (put shared/ beside the repo or set NUMA_HPE_SHARED)")
+    return o

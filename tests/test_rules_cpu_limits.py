@@ -11,7 +11,7 @@ the enabled flag plus every earlier rejection (it is never decremented).
 
 import pytest
 
-from conftest import SYS, boot, grep
+from _review_helpers import SYS, boot, grep
 
 CPU = f"{SYS}/cpu"
 

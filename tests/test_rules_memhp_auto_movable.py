@@ -10,7 +10,7 @@ auto_movable_numa_aware (default): a node without boot memory can never take Mov
 
 import pytest
 
-from conftest import SYS, boot
+from _review_helpers import SYS, boot
 
 MEM = f"{SYS}/memory"
 HALF = 512 << 20

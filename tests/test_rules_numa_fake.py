@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import SYS, boot, grep
+from _review_helpers import SYS, boot, grep
 
 
 def two_node_host(cmd):

@@ -4,7 +4,7 @@ arch/x86/mm/init_64.c:probe_memory_block_size). Expected values are derived by h
 
 import pytest
 
-from conftest import SYS, boot, grep, zone
+from _review_helpers import SYS, boot, grep, zone
 
 
 def zone_lines(m):

@@ -157,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     try:
         return int(a.fn(a) or 0)
+    except BrokenPipeError:
+        # the reader went away (`numa-hpe demo | head`): not an error of ours
+        sys.stderr.close()
+        return 0
     except OSError as e:
         print(f"numa-hpe: {e.strerror or e}", file=sys.stderr)
         return 1

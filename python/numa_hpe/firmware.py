@@ -136,6 +136,9 @@ class Firmware:
             if extra > 0:
                 base = ((1 << 32) + high + GiB - 1) // GiB * GiB
                 window = {"start": base, "end": base + extra - 1}
+        if not sizes and window:
+            # pc machines turn NUMA on for memory hotplug: one node with all RAM (+ window)
+            sizes = [ram]
         nnodes = len(sizes)
         affinity: list[dict[str, Any]] = []
         if nnodes:
@@ -186,6 +189,13 @@ class Firmware:
                             }
                         )
                         i += 1
+        # the kernel numbers proximity domains in first-seen SRAT order, CPU entries first
+        kernel_node: dict[int, int] = {}
+        for entry in [c for c in slots_list if c["pxm"] is not None] + affinity:
+            kernel_node.setdefault(entry["pxm"], len(kernel_node))
+        for entry in slots_list + affinity:
+            if entry["pxm"] is not None:
+                entry["node"] = kernel_node[entry["pxm"]]
         dist = [list(map(int, r)) for r in distances] if distances is not None else None
         if dist is not None and (len(dist) != nnodes or any(len(r) != nnodes for r in dist)):
             raise InvalidDescriptionError(f"distances: expected a {nnodes}x{nnodes} matrix")
@@ -225,11 +235,22 @@ class Firmware:
                 raise InvalidDescriptionError(f"topology: level {name} needs a count >= 1")
             counts[name] = n
             order.append(name)
-        nodes = counts["node"]
-        per_node_pkgs = "node" in order and "package" in order and order.index("node") < order.index("package")
-        sockets = counts["package"] * (nodes if per_node_pkgs else 1)
-        dies, cores, threads = counts["die"], counts["core"], counts["pu"]
-        total = sockets * dies * cores * threads
+        if "node" in order and any(order.index(x) < order.index("node") for x in ("core", "pu") if x in order):
+            raise InvalidDescriptionError("topology: the node level must sit above core and pu")
+        # counts multiply down the tree: totals through each level
+        total_of: dict[str, int] = {}
+        running = 1
+        for name in order:
+            running *= counts[name]
+            total_of[name] = running
+        nodes = total_of.get("node", 1)
+        sockets = total_of.get("package", 1)
+        dies = counts["die"]
+        total = running
+        threads = counts["pu"]
+        cores = total // (sockets * dies * threads)
+        if sockets * dies * cores * threads != total:
+            raise InvalidDescriptionError("topology: levels do not nest into packages, dies, cores and PUs")
         if total > 32768:
             raise InvalidDescriptionError(f"topology: {total} CPUs exceed the supported 32768 slots")
         if nodes > 1024:

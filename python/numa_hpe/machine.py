@@ -108,6 +108,64 @@ class Machine:
         self.cmdline = cmdline
         self.kernel_config = kernel_config
         self._m = _core.Machine(fw_json, cmdline, kernel_config, patchset_version)
+        #: operations applied since boot: ("write", path, data) / ("add_memory", start, size,
+        #: pxm) / ... -- replay them on another machine with :meth:`replay_journal`.
+        self.journal: list[tuple[Any, ...]] = []
+
+    # -- snapshots ----------------------------------------------------------------------
+    def save(self) -> bytes:
+        """The whole machine state as bytes (restore with :meth:`load`)."""
+        return bytes(self._m.save())
+
+    @classmethod
+    def load(cls, data: bytes) -> Machine:
+        """Restore a machine from :meth:`save` bytes (validated; ValueError when invalid)."""
+        m = cls.__new__(cls)
+        m._m = _core.Machine.load(data)
+        m.cmdline = m.read("/proc/cmdline").rstrip("\n")
+        m.kernel_config = "numa_hpe" if m.exists("/sys/devices/system/cpu/probe") else "oracle"
+        m.journal = []
+        return m
+
+    def fork(self) -> Machine:
+        """An independent copy to try another future from the same state."""
+        m = Machine.__new__(Machine)
+        m._m = self._m.fork()
+        m.cmdline, m.kernel_config, m.journal = self.cmdline, self.kernel_config, list(self.journal)
+        return m
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"snapshot": self.save(), "journal": self.journal}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        other = Machine.load(state["snapshot"])
+        self.__dict__.update(other.__dict__)
+        self.journal = list(state.get("journal", []))
+
+    # -- events -------------------------------------------------------------------------
+    def subscribe(self, callback: Any) -> None:
+        """Call ``callback(event: dict)`` for every hotplug event (``MEM_GOING_ONLINE``,
+        ``MEM_ONLINE``, ``MEM_GOING_OFFLINE``, ``MEM_OFFLINE``, ``MEM_CANCEL_*``,
+        ``CPU_GOING_ONLINE``, ``CPU_ONLINE``, ``CPU_GOING_OFFLINE``, ``CPU_OFFLINE``,
+        ``NODE_ONLINE``, ``NODE_OFFLINE``). Returning a non-zero errno (or raising OSError) from
+        a ``*_GOING_*`` event refuses the operation: it fails with that errno and rolls back.
+        ``None`` unsubscribes. The callback must not use the machine itself."""
+        self._m.set_notifier(callback)
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every hotplug event so far, oldest first."""
+        return self._m.events()
+
+    def replay_journal(self, other: Machine) -> None:
+        """Apply this machine's journal to ``other`` (booted from the same firmware/cmdline)."""
+        for op in self.journal:
+            kind, *args = op
+            try:
+                getattr(other, {"write": "write", "add_memory": "add_memory",
+                                "remove_memory": "remove_memory", "add_cpu": "add_cpu",
+                                "remove_cpu": "remove_cpu"}[kind])(*args)
+            except OSError:
+                pass
 
     # -- files --------------------------------------------------------------------------
     def read(self, path: str) -> str:
@@ -116,6 +174,7 @@ class Machine:
 
     def write(self, path: str, data: str | bytes) -> int:
         """``echo -n data > path`` (one write); OSError with the kernel's errno on failure."""
+        self.journal.append(("write", path, data))
         return self._m.write(path, data)
 
     def echo(self, data: str, path: str) -> int:
@@ -148,19 +207,40 @@ class Machine:
     # -- firmware events ----------------------------------------------------------------
     def add_memory(self, start: int, size: int, pxm: int | None = None) -> int:
         """ACPI memory device (pc-dimm) insert; returns the node it landed on."""
+        self.journal.append(("add_memory", start, size, pxm))
         return self._m.firmware_add_memory(start, size, pxm)
 
     def remove_memory(self, start: int, size: int) -> None:
         """ACPI memory eject (OSError EBUSY when a block cannot be offlined)."""
+        self.journal.append(("remove_memory", start, size))
         self._m.firmware_remove_memory(start, size)
 
     def add_cpu(self, apic_id: int, pxm: int | None = None) -> int:
         """ACPI processor insert; returns the logical CPU id."""
+        self.journal.append(("add_cpu", apic_id, pxm))
         return self._m.firmware_add_cpu(apic_id, pxm)
 
     def remove_cpu(self, apic_id: int) -> None:
         """ACPI processor eject."""
+        self.journal.append(("remove_cpu", apic_id))
         self._m.firmware_remove_cpu(apic_id)
+
+    # -- batch operations (the kernel paths without one file write per block) ---------------
+    def hot_add_memory(self, start: int, size: int, node: int | None = None) -> list[int]:
+        """Kernel ``add_memory``: returns the new block ids (offline unless auto-onlined)."""
+        return self._m.hot_add_memory(start, size, node)
+
+    def online_blocks(self, ids: list[int], online_type: str = "online") -> None:
+        """Online many blocks at once; nothing changes if any block is missing or online."""
+        self._m.online_blocks(list(ids), online_type)
+
+    def offline_blocks(self, ids: list[int]) -> None:
+        """Offline many blocks at once; nothing changes if any block cannot be offlined."""
+        self._m.offline_blocks(list(ids))
+
+    def remove_memory_range(self, start: int, size: int) -> None:
+        """Kernel ``remove_memory``: EBUSY while a block of the range is online."""
+        self._m.remove_memory_range(start, size)
 
     # -- typed views --------------------------------------------------------------------
     def distance_matrix(self) -> npt.NDArray[np.uint8]:

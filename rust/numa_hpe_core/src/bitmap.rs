@@ -5,7 +5,7 @@
 use crate::error::{err, Errno, Result};
 
 /// A bitmap of `nbits` bits.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Bitmap {
     words: Vec<u64>,
     nbits: usize,

@@ -10,7 +10,7 @@
 use crate::parse::{kstrtobool, kstrtouint, memparse, simple_strtoull, sysfs_streq};
 
 /// `kernelcore=` / `movablecore=` value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CoreSpec {
     /// Absolute size in bytes (`nn[KMGTPE]`).
     Bytes(u64),
@@ -21,7 +21,7 @@ pub enum CoreSpec {
 }
 
 /// `memhp_default_state=` / `auto_online_blocks` values (MMOP_*).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OnlineType {
     Offline,
     Online,
@@ -30,7 +30,7 @@ pub enum OnlineType {
 }
 
 /// Parsed boot parameters. Fields not given keep the kernel defaults.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BootParams {
     /// The command line as given (shown by /proc/cmdline).
     pub raw: String,

@@ -7,7 +7,7 @@ use crate::bitmap::Bitmap;
 use crate::cpu_topology::{CpuIds, LogicalMaps, SiblingMaps};
 
 /// Per-machine CPU state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CpuState {
     pub nr_cpu_ids: usize,
     pub possible: Bitmap,

@@ -4,6 +4,7 @@
 
 use crate::error::{err, Errno, Result};
 use crate::machine::Machine;
+use crate::notifier::Event;
 use crate::smpboot::{cpu_ids, qemu_dims};
 
 impl Machine {
@@ -16,6 +17,7 @@ impl Machine {
         self.build_all_zonelists(Some(nid), None, None);
         self.nodes.online.set(nid as usize);
         self.mem_hotplug_nodes.set(nid as usize);
+        let _ = self.emit(Event::NodeOnline { nid });
     }
 
     /// `cpu_up` through `cpuN/online` (already online: success, as `device_online` returns 1).
@@ -29,11 +31,12 @@ impl Machine {
         if self.cpus.online.test(cpu) {
             return Ok(());
         }
-        let node = self.cpus.node[cpu];
-        self.try_online_node(node);
         if !self.cpus.present.test(cpu) {
             return err(Errno::EINVAL, format!("cpu {cpu} is not present"));
         }
+        self.emit(Event::CpuGoingOnline { cpu: cpu as u32 })?;
+        let node = self.cpus.node[cpu];
+        self.try_online_node(node);
         let old = self.cpus.online.clone();
         self.bring_up_cpu(cpu, true);
         if self.cpus.need_hotplug_init.test(cpu) {
@@ -41,6 +44,7 @@ impl Machine {
             self.dmesg.push(format!("Will online and init hotplugged CPU: {cpu}"));
         }
         self.rebuild_sched_domains(Some(&old));
+        let _ = self.emit(Event::CpuOnline { cpu: cpu as u32 });
         Ok(())
     }
 
@@ -52,10 +56,12 @@ impl Machine {
         if self.cpus.online.weight() == 1 {
             return err(Errno::EBUSY, format!("cpu {cpu} is the last online CPU"));
         }
+        self.emit(Event::CpuGoingOffline { cpu: cpu as u32 })?;
         let old = self.cpus.online.clone();
         self.tear_down_cpu(cpu);
         self.rebuild_sched_domains(Some(&old));
         self.dmesg.push(format!("smpboot: CPU {cpu} is now offline"));
+        let _ = self.emit(Event::CpuOffline { cpu: cpu as u32 });
         Ok(())
     }
 

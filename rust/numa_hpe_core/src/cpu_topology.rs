@@ -10,7 +10,7 @@
 use crate::bitmap::Bitmap;
 
 /// What CPUID / firmware says about one logical CPU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CpuIds {
     pub apic_id: u32,
     /// phys_proc_id (physical package id).
@@ -52,7 +52,7 @@ impl CpuIds {
 }
 
 /// Sibling maps of all CPUs (nr_cpu_ids wide), as sysfs `topology/` and the scheduler see them.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SiblingMaps {
     /// topology_sibling_cpumask (thread_siblings, core_cpus).
     pub smt: Vec<Bitmap>,
@@ -246,7 +246,7 @@ fn link(m: &mut [Bitmap], a: usize, b: usize) {
 /// Logical package / die numbering (`topology_update_package_map`, `topology_update_die_map`):
 /// keeps the first-seen order across the machine's life and prints
 /// `smpboot: CPU %u Converting physical %u to logical package|die %u`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogicalMaps {
     /// Physical package id of each logical package.
     pub packages: Vec<u32>,

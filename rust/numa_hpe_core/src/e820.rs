@@ -5,7 +5,7 @@
 pub use crate::e820_params::e820_boot;
 
 /// E820 entry types (numeric values as in the kernel).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct E820Type(pub u32);
 
 impl E820Type {
@@ -63,7 +63,7 @@ impl E820Type {
 }
 
 /// One entry: `[addr, addr + size)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct E820Entry {
     pub addr: u64,
     pub size: u64,
@@ -79,7 +79,7 @@ impl E820Entry {
 }
 
 /// `struct e820_table`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct E820Table {
     pub entries: Vec<E820Entry>,
 }

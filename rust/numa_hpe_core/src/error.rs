@@ -48,6 +48,18 @@ impl Errno {
         }
     }
 
+    /// The errno with this number, if the emulator knows it.
+    #[must_use]
+    pub fn from_code(code: i32) -> Option<Errno> {
+        [
+            Errno::EPERM, Errno::ENOENT, Errno::EINTR, Errno::E2BIG, Errno::ENOMEM, Errno::EACCES,
+            Errno::EBUSY, Errno::EEXIST, Errno::ENODEV, Errno::ENOTDIR, Errno::EISDIR, Errno::EINVAL,
+            Errno::ENOSPC, Errno::ERANGE, Errno::EOPNOTSUPP,
+        ]
+        .into_iter()
+        .find(|e| e.code() == code)
+    }
+
     /// The numeric value (what `OSError.errno` carries).
     #[must_use]
     pub fn code(self) -> i32 {

@@ -6,7 +6,7 @@ use crate::cmdline::{BootParams, CoreSpec};
 use crate::zone::{Pgdat, ZoneType, MAX_DMA32_PFN, MAX_DMA_PFN, MAX_ORDER_NR_PAGES, NR_ZONES, ZONES};
 
 /// One memblock.memory region in pfns `[start, end)` on node `nid`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemRange {
     pub start: u64,
     pub end: u64,

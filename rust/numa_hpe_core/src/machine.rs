@@ -2,6 +2,7 @@
 //! `start_kernel` order for the parts that matter here) and owns all state.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::bitmap::Bitmap;
 use crate::cmdline::{BootParams, OnlineType};
@@ -13,6 +14,7 @@ use crate::firmware::{Firmware, MAX_NUMNODES, NR_CPUS};
 use crate::free_area_init::{free_area_init, MemRange};
 use crate::memory_block::{probe_memory_block_size, MemoryBlock};
 use crate::node::NodeStates;
+use crate::notifier::{Event, Notifier};
 use crate::numa_init::{numa_init, NumaInit};
 use crate::reserve::{boot_reserved, BootInputs, BootReserved};
 use crate::sched_domain::SchedDomains;
@@ -20,7 +22,7 @@ use crate::zone::{Pgdat, ZoneType, ZONES};
 
 /// Which kernel is emulated: the oracle's distribution kernel, or that kernel plus the 2010
 /// patchset's interfaces (a Kconfig choice, like the patchset itself).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum KernelConfig {
     /// Debian 6.1 without the patchset and without CONFIG_ARCH_MEMORY_PROBE.
     Oracle,
@@ -30,7 +32,7 @@ pub enum KernelConfig {
 }
 
 /// Patchset version whose interface paths are emulated (patchset.md §5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum PatchsetVersion {
     V3,
     V5,
@@ -59,7 +61,7 @@ impl PatchsetVersion {
 }
 
 /// An ACPI memory device (pc-dimm) the firmware inserted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AcpiMemDevice {
     pub start: u64,
     pub size: u64,
@@ -69,7 +71,7 @@ pub struct AcpiMemDevice {
 }
 
 /// The emulated machine.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Machine {
     pub config: KernelConfig,
     pub patchset: PatchsetVersion,
@@ -90,10 +92,12 @@ pub struct Machine {
     pub auto_online: OnlineType,
     pub policy_zone: ZoneType,
     pub cpus: CpuState,
+    /// Rebuilt from the CPU state on load (`Machine::load`).
+    #[serde(skip)]
     pub sched: SchedDomains,
     pub dmesg: Vec<String>,
-    /// Hot-added `System RAM` resources `[start, end)`.
-    pub hotplug_resources: Vec<(u64, u64)>,
+    /// Hot-added `System RAM` resources: start -> end (exclusive).
+    pub hotplug_resources: BTreeMap<u64, u64>,
     pub acpi_mem_devices: Vec<AcpiMemDevice>,
     /// Next PNP0C80 instance number.
     pub next_acpi_instance: u32,
@@ -102,14 +106,27 @@ pub struct Machine {
     /// Patchset v1-v3 hidden nodes (N_HIDDEN) and their hidden ranges `[start, end)`.
     pub hidden: Bitmap,
     pub hidden_ranges: BTreeMap<u32, (u64, u64)>,
+    /// Every hotplug event so far, oldest first.
+    pub events: Vec<Event>,
+    /// The embedder's subscriber, if any (not part of snapshots).
+    #[serde(skip)]
+    pub notifier: Option<Arc<dyn Notifier>>,
 }
+
+/// First bytes of every machine snapshot (format version 1).
+const SNAPSHOT_MAGIC: &[u8] = b"numa_hpe-machine-v1\n";
 
 /// Pages per 128 MiB section.
 pub const PAGES_PER_SECTION: u64 = crate::free_area_init::PAGES_PER_SECTION;
 
 impl Machine {
-    /// Boot `fw` with `cmdline` under `config`.
+    /// Boot `fw` with `cmdline` under `config` (the final patchset interfaces).
     pub fn boot(fw: Firmware, cmdline: &str, config: KernelConfig) -> Result<Machine> {
+        Machine::boot_with(fw, cmdline, config, PatchsetVersion::V9)
+    }
+
+    /// Boot with the interfaces of patchset version `patchset` (numa_hpe configuration).
+    pub fn boot_with(fw: Firmware, cmdline: &str, config: KernelConfig, patchset: PatchsetVersion) -> Result<Machine> {
         let trace = std::env::var_os("NUMA_HPE_TRACE_BOOT").is_some();
         let t0 = std::time::Instant::now();
         let tr = |what: &str| if trace { eprintln!("{what}: {:?}", t0.elapsed()) };
@@ -122,7 +139,15 @@ impl Machine {
             params.numa_hide = None;
         }
         let mut dmesg = Vec::new();
-        let e = e820_boot(&fw.e820, &params, &mut dmesg);
+        let mut e = e820_boot(&fw.e820, &params, &mut dmesg);
+        let hide_v3 = config == KernelConfig::NumaHpe && patchset == PatchsetVersion::V3;
+        let hidden_ranges = match (&params.numa_hide, hide_v3) {
+            (Some(arg), true) => {
+                let sizes = crate::numa_hide::parse_hide(arg, &mut dmesg);
+                crate::numa_hide::hide_memory(&mut e.table, &sizes, &mut dmesg)
+            }
+            _ => Vec::new(),
+        };
         dmesg.append(&mut params.dmesg.clone());
         let ram: Vec<(u64, u64)> = e.table.ram_ranges();
         let max_pfn = ram.iter().map(|&(_, end)| end >> 12).max().unwrap_or(0);
@@ -151,7 +176,7 @@ impl Machine {
         let block_size = probe_memory_block_size(max_pfn << 12);
         let mut m = Machine {
             config,
-            patchset: PatchsetVersion::V9,
+            patchset,
             params,
             e820: e.table,
             max_mem_size: e.max_mem_size,
@@ -182,15 +207,29 @@ impl Machine {
             },
             sched: SchedDomains::default(),
             dmesg,
-            hotplug_resources: Vec::new(),
+            hotplug_resources: BTreeMap::new(),
             acpi_mem_devices: Vec::new(),
             next_acpi_instance: 0,
             mem_hotplug_nodes: Bitmap::new(MAX_NUMNODES as usize),
             hidden: Bitmap::new(MAX_NUMNODES as usize),
             hidden_ranges: BTreeMap::new(),
+            events: Vec::new(),
+            notifier: None,
             fw,
         };
         m.auto_online = m.params.memhp_default_state.unwrap_or(OnlineType::Offline);
+        // v1-v3 hidden nodes: consecutive ids after the highest online node, possible only
+        let mut nid = m.nodes.online.last().map_or(0, |n| n + 1);
+        for (s, e) in hidden_ranges {
+            if nid >= MAX_NUMNODES as usize {
+                break;
+            }
+            m.nodes.possible.set(nid);
+            m.hidden.set(nid);
+            m.hidden_ranges.insert(nid as u32, (s, e));
+            nid += 1;
+        }
+        m.nr_node_ids = m.nodes.possible.last().map_or(1, |n| n + 1);
         m.mem_hotplug_nodes = m.nodes.online.clone();
         tr("m.prefill_possible_map();");
         m.prefill_possible_map();
@@ -217,9 +256,92 @@ impl Machine {
         Ok(m)
     }
 
-    /// Emulate another patchset version's interface paths (`numa_hpe` configuration).
-    pub fn set_patchset_version(&mut self, v: PatchsetVersion) {
-        self.patchset = v;
+    /// Log `ev` and tell the notifier; a refused `Going*` event becomes the errno of the
+    /// operation (the caller rolls back).
+    pub(crate) fn emit(&mut self, ev: Event) -> Result<()> {
+        let verdict = self.notifier.as_ref().map_or(Ok(()), |n| n.notify(&ev));
+        let name = ev.name();
+        let veto = ev.can_veto();
+        self.events.push(ev);
+        match verdict {
+            Err(errno) if veto => crate::error::err(errno, format!("a notifier refused {name}")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Serialize the whole machine (a snapshot that `load` restores exactly).
+    #[must_use]
+    pub fn save(&self) -> Vec<u8> {
+        let mut out = SNAPSHOT_MAGIC.to_vec();
+        out.extend(serde_json::to_vec(self).unwrap_or_default());
+        out
+    }
+
+    /// Restore a snapshot made by `save`, checking it before use (snapshots may come from
+    /// untrusted files).
+    pub fn load(bytes: &[u8]) -> Result<Machine> {
+        let Some(body) = bytes.strip_prefix(SNAPSHOT_MAGIC) else {
+            return crate::error::err(crate::error::Errno::EINVAL, "not a numa_hpe machine snapshot");
+        };
+        let mut m: Machine = serde_json::from_slice(body).map_err(|e| {
+            crate::error::HpeError::new(crate::error::Errno::EINVAL, format!("snapshot: {e}"))
+        })?;
+        m.check_consistency()?;
+        let verbose = m.params.sched_verbose;
+        m.params.sched_verbose = false;
+        m.rebuild_sched_domains(None);
+        m.params.sched_verbose = verbose;
+        Ok(m)
+    }
+
+    /// Invariants a loaded snapshot must satisfy before anything indexes with its numbers.
+    fn check_consistency(&self) -> Result<()> {
+        let bad = |what: &str| crate::error::err(crate::error::Errno::EINVAL, format!("snapshot: inconsistent {what}"));
+        let n = self.cpus.nr_cpu_ids;
+        let nn = MAX_NUMNODES as usize;
+        let c = &self.cpus;
+        if n == 0 || n > NR_CPUS as usize * 4 {
+            return bad("nr_cpu_ids");
+        }
+        for b in [&c.possible, &c.present, &c.online, &c.registered, &c.need_hotplug_init] {
+            if b.nbits() != n {
+                return bad("cpu masks");
+            }
+        }
+        if c.slot.len() != n || c.ids.len() != n || c.node.len() != n || c.node.iter().any(|&x| x as usize >= nn) {
+            return bad("per-cpu arrays");
+        }
+        if c.slot.iter().flatten().any(|&s| s >= self.fw.cpus.len()) {
+            return bad("cpu slots");
+        }
+        let s = &c.siblings;
+        for maps in [&s.smt, &s.cluster, &s.llc, &s.die, &s.package] {
+            if maps.len() != n || maps.iter().any(|b| b.nbits() != n) {
+                return bad("sibling maps");
+            }
+        }
+        let ns = &self.nodes;
+        for b in [&ns.possible, &ns.online, &ns.normal_memory, &ns.memory, &ns.cpu, &self.mem_hotplug_nodes, &self.hidden] {
+            if b.nbits() != nn {
+                return bad("node masks");
+            }
+        }
+        if self.nr_node_ids == 0 || self.nr_node_ids > nn || self.pgdat.keys().any(|&k| k as usize >= nn) {
+            return bad("nodes");
+        }
+        if self.block_size < (128 << 20) || !self.block_size.is_power_of_two() {
+            return bad("block size");
+        }
+        let bp = self.block_pages();
+        for (id, b) in &self.blocks {
+            if *id != b.id || b.present > bp || b.reserved > b.present || b.nodes.iter().any(|&x| x as usize >= nn) || b.nodes.is_empty() {
+                return bad("memory blocks");
+            }
+            if b.online && !self.pgdat.contains_key(&b.nid) {
+                return bad("memory blocks");
+            }
+        }
+        self.fw.validate()
     }
 
     /// `node_distance(a, b)`.

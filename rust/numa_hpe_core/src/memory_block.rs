@@ -32,7 +32,7 @@ pub fn probe_memory_block_size(boot_mem_end: u64) -> u64 {
 pub use crate::cmdline::OnlineType;
 
 /// One `memoryN` device.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemoryBlock {
     pub id: u64,
     pub online: bool,

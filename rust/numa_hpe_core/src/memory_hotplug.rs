@@ -12,6 +12,7 @@ use crate::firmware::MAX_PHYS_ADDR;
 use crate::free_area_init::MemRange;
 use crate::machine::{AcpiMemDevice, Machine};
 use crate::memory_block::MemoryBlock;
+use crate::notifier::Event;
 use crate::zone::{Pgdat, ZoneType, ZONES};
 
 impl Machine {
@@ -88,6 +89,11 @@ impl Machine {
         let pfn = b.start_pfn(bp);
         let zone = self.zone_for(t, b.nid, pfn, bp);
         let nid = b.nid;
+        let arg = (pfn, bp, nid);
+        if let Err(e) = self.emit(Event::MemGoingOnline { start_pfn: arg.0, nr_pages: arg.1, nid }) {
+            let _ = self.emit(Event::MemCancelOnline { start_pfn: arg.0, nr_pages: arg.1, nid });
+            return Err(e);
+        }
         let has_cpus = self.nodes.cpu.test(nid as usize);
         let pg = self.pgdat.entry(nid).or_default();
         let need_rebuild = !pg.zone(zone).populated();
@@ -110,6 +116,7 @@ impl Machine {
             self.build_all_zonelists(None, None, None);
         }
         self.setup_per_zone_wmarks();
+        let _ = self.emit(Event::MemOnline { start_pfn: pfn, nr_pages: bp, nid });
         Ok(())
     }
 
@@ -133,6 +140,10 @@ impl Machine {
         }
         let pfn = b.start_pfn(bp);
         let nid = b.nid;
+        if let Err(e) = self.emit(Event::MemGoingOffline { start_pfn: pfn, nr_pages: bp, nid }) {
+            let _ = self.emit(Event::MemCancelOffline { start_pfn: pfn, nr_pages: bp, nid });
+            return Err(e);
+        }
         {
             let blk = self.blocks.get_mut(&id).expect("block exists");
             blk.online = false;
@@ -163,6 +174,7 @@ impl Machine {
         if pg.present_pages() == 0 {
             self.nodes.memory.clear(nid as usize);
         }
+        let _ = self.emit(Event::MemOffline { start_pfn: pfn, nr_pages: bp, nid });
         Ok(())
     }
 
@@ -170,27 +182,26 @@ impl Machine {
     /// to the nearest remaining online block of the same zone and node.
     fn shrunk_span(&self, nid: u32, zone: ZoneType, pfn: u64, nr: u64) -> (u64, u64) {
         let z = *self.pgdat[&nid].zone(zone);
-        let (mut s, mut e) = (z.zone_start_pfn, z.end_pfn());
+        let (s, e) = (z.zone_start_pfn, z.end_pfn());
         let bp = self.block_pages();
-        let in_zone: Vec<(u64, u64)> = self
-            .blocks
-            .values()
-            .filter(|b| b.online && b.nodes.contains(&nid) && b.zone.is_none_or(|bz| bz == zone))
-            .map(|b| (b.start_pfn(bp).max(s), (b.start_pfn(bp) + bp).min(e)))
-            .filter(|(a, b)| a < b)
-            .collect();
+        let in_zone = |b: &&MemoryBlock| b.online && b.nodes.contains(&nid) && b.zone.is_none_or(|bz| bz == zone);
         if pfn <= s {
-            match in_zone.iter().map(|r| r.0).filter(|&a| a >= pfn + nr).min() {
-                Some(a) => s = a,
-                None => return (0, 0),
+            // find_smallest_section_pfn: the first remaining online block of the zone
+            let from = (pfn + nr).div_ceil(bp);
+            let to = e.div_ceil(bp);
+            match self.blocks.range(from..to).map(|(_, b)| b).find(in_zone) {
+                Some(b) => (b.start_pfn(bp).max(s), e),
+                None => (0, 0),
             }
         } else if pfn + nr >= e {
-            match in_zone.iter().map(|r| r.1).filter(|&b| b <= pfn).max() {
-                Some(b) => e = b,
-                None => return (0, 0),
+            // find_biggest_section_pfn: the last remaining online block of the zone
+            match self.blocks.range(s / bp..pfn / bp).rev().map(|(_, b)| b).find(in_zone) {
+                Some(b) => (s, (b.start_pfn(bp) + bp).min(e)),
+                None => (0, 0),
             }
+        } else {
+            (s, e)
         }
-        (s, e)
     }
 
     /// `add_memory(nid, start, size)` (`__add_memory` -> `add_memory_resource`).
@@ -228,7 +239,11 @@ impl Machine {
             self.pgdat.insert(nid, Pgdat::default());
             self.build_all_zonelists(Some(nid), None, None);
             self.nodes.online.set(nid as usize);
+            let _ = self.emit(Event::NodeOnline { nid });
         }
+        // memmap_on_memory: a single-block add keeps its own struct pages (vmemmap, 64 bytes
+        // per page) at its start: present but never managed
+        let vmemmap = if self.params.memmap_on_memory && size == bs { bp * 64 / 4096 } else { 0 };
         for id in first..=last {
             self.blocks.insert(
                 id,
@@ -239,7 +254,7 @@ impl Machine {
                     nid,
                     nodes: vec![nid],
                     present: bp,
-                    reserved: 0,
+                    reserved: vmemmap,
                     unmovable: false,
                     hotplugged: true,
                 },
@@ -248,7 +263,7 @@ impl Machine {
         let (s, e) = (start >> 12, end >> 12);
         let pos = self.mem.partition_point(|r| r.start < s);
         self.mem.insert(pos, MemRange { start: s, end: e, nid, hotplug: true });
-        self.hotplug_resources.push((start, end));
+        self.hotplug_resources.insert(start, end);
         self.mem_hotplug_nodes.set(nid as usize);
         if self.auto_online != OnlineType::Offline {
             let t = self.auto_online;
@@ -259,11 +274,68 @@ impl Machine {
         Ok(())
     }
 
+    /// Batch online: every block must exist and be offline (else nothing changes), then each
+    /// is onlined with `t` as `state` writes would, in ascending order.
+    pub fn online_blocks(&mut self, ids: &[u64], t: OnlineType) -> Result<()> {
+        if t == OnlineType::Offline {
+            return err(Errno::EINVAL, "online type must not be offline");
+        }
+        for id in ids {
+            match self.blocks.get(id) {
+                None => return err(Errno::ENODEV, format!("memory{id} does not exist")),
+                Some(b) if b.online => return err(Errno::EINVAL, format!("memory{id} is already online")),
+                Some(_) => {}
+            }
+        }
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        for id in sorted {
+            self.online_block(id, t)?;
+        }
+        Ok(())
+    }
+
+    /// Batch offline: every block must be offline-able (else nothing changes), then each is
+    /// offlined in descending order.
+    pub fn offline_blocks(&mut self, ids: &[u64]) -> Result<()> {
+        let bp = self.block_pages();
+        for id in ids {
+            let Some(b) = self.blocks.get(id) else {
+                return err(Errno::ENODEV, format!("memory{id} does not exist"));
+            };
+            if !b.online {
+                return err(Errno::EINVAL, format!("memory{id} is already offline"));
+            }
+            if b.zone.is_none() || b.present != bp {
+                return err(Errno::EINVAL, format!("memory{id} spans more than one zone or has holes"));
+            }
+            if b.unmovable && b.zone != Some(ZoneType::Movable) {
+                return err(Errno::EBUSY, format!("memory{id} holds unmovable pages"));
+            }
+        }
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        for id in sorted.into_iter().rev() {
+            self.offline_block(id)?;
+        }
+        Ok(())
+    }
+
+    /// Ids of the blocks in `[start, start + size)`.
+    #[must_use]
+    pub fn blocks_in(&self, start: u64, size: u64) -> Vec<u64> {
+        let bp = self.block_pages();
+        let (s, e) = (start >> 12, start.saturating_add(size) >> 12);
+        self.blocks.range(s / bp..e.div_ceil(bp)).map(|(id, _)| *id).collect()
+    }
+
     /// Overlap with a boot resource (e820 entries, RAM buffers) or hot-added System RAM.
     fn resource_conflict(&self, start: u64, end: u64) -> bool {
         let overlap = |a: u64, b: u64| a < end && start < b;
         self.e820.entries.iter().any(|e| overlap(e.addr, e.addr + e.size))
-            || self.hotplug_resources.iter().any(|&(a, b)| overlap(a, b))
+            || self.hotplug_resources.range(..end).next_back().is_some_and(|(&a, &b)| overlap(a, b))
     }
 
     /// Firmware (ACPI pc-dimm) memory insert: node from `_PXM`, else from the address.
@@ -365,7 +437,7 @@ impl Machine {
             }
         }
         self.mem = out;
-        self.hotplug_resources.retain(|&(a, b)| b <= start || a >= end);
+        self.hotplug_resources.retain(|&a, &mut b| b <= start || a >= end);
         self.acpi_mem_devices.retain(|d| d.start + d.size <= start || d.start >= end);
         nids.sort_unstable();
         nids.dedup();
@@ -389,6 +461,7 @@ impl Machine {
         }
         self.nodes.online.clear(nid as usize);
         self.pgdat.remove(&nid);
+        let _ = self.emit(Event::NodeOffline { nid });
     }
 }
 

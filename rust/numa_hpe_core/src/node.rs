@@ -8,7 +8,7 @@ pub const LOCAL_DISTANCE: u32 = 10;
 pub const REMOTE_DISTANCE: u32 = 20;
 
 /// The node state masks (`node_states[]`), MAX_NUMNODES wide.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NodeStates {
     pub possible: Bitmap,
     pub online: Bitmap,
@@ -38,7 +38,7 @@ impl NodeStates {
 }
 
 /// `numa_distance[]`: a cnt x cnt table; node ids beyond it are 10 local / 20 remote.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DistanceTable {
     cnt: usize,
     table: Vec<u8>,

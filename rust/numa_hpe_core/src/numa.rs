@@ -2,7 +2,7 @@
 //! (arch/x86/mm/numa.c `struct numa_memblk`).
 
 /// One `numa_memblk`: half-open `[start, end)` physical range on node `nid`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemBlk {
     pub start: u64,
     pub end: u64,

@@ -21,7 +21,7 @@ const LOCAL_DISTANCE: u32 = 10;
 const REMOTE_DISTANCE: u32 = 20;
 
 /// Emulated layout.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NumaEmulation {
     /// The emulated `numa_meminfo` (emulated node ids), after `numa_cleanup_meminfo`.
     pub blks: Vec<MemBlk>,

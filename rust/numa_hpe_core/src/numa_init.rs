@@ -10,7 +10,7 @@ use crate::numa::MemBlk;
 use crate::numa_emulation::{cleanup_meminfo, numa_emulation, NumaEmulation};
 
 /// The outcome of NUMA init.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct NumaInit {
     /// `numa_meminfo` after cleanup (and emulation).
     pub meminfo: Vec<MemBlk>,

@@ -71,15 +71,16 @@ fn kstrto_body(s: &[u8]) -> Result<u64> {
         }
         i += 1;
     }
+    // _kstrtoull: overflow is reported before the tail is looked at
+    if overflow {
+        return err(Errno::ERANGE, "value out of range");
+    }
     if i == skip {
         return err(Errno::EINVAL, "no digits");
     }
     let rest = &s[i..];
     if !(rest.is_empty() || rest == b"\n") {
         return err(Errno::EINVAL, "trailing characters");
-    }
-    if overflow {
-        return err(Errno::ERANGE, "value out of range");
     }
     Ok(v)
 }
@@ -197,6 +198,7 @@ mod tests {
         assert_eq!(kstrtoull(b"12\n\n").unwrap_err().errno, Errno::EINVAL);
         assert_eq!(kstrtoull(b"").unwrap_err().errno, Errno::EINVAL);
         assert_eq!(kstrtoull(b"99999999999999999999").unwrap_err().errno, Errno::ERANGE);
+        assert_eq!(kstrtoull(b"0x10000000000000000k").unwrap_err().errno, Errno::ERANGE);
         assert_eq!(kstrtoint(b"-5").unwrap(), -5);
         assert_eq!(kstrtouint(b"4294967296").unwrap_err().errno, Errno::ERANGE);
         assert!(kstrtobool(b"1junk").unwrap());

@@ -81,9 +81,9 @@ impl Machine {
     }
 
     /// Mainline `memory/probe` (CONFIG_ARCH_MEMORY_PROBE): one block at a block-aligned address;
-    /// in v3 mode the extended grammar with a node.
+    /// up to v6 the patchset's extended grammar with a node (dropped in v7).
     pub(crate) fn memory_probe_store(&mut self, data: &[u8]) -> Result<()> {
-        if self.patchset == PatchsetVersion::V3 {
+        if self.patchset <= PatchsetVersion::V6 {
             return self.global_add_memory_store(data);
         }
         let addr = kstrtoull(data)?;

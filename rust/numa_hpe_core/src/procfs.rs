@@ -106,7 +106,7 @@ impl Machine {
 
     fn iomem(&self) -> String {
         let mut ranges: Vec<(u64, u64)> = self.e820.ram_ranges();
-        ranges.extend(self.hotplug_resources.iter().copied());
+        ranges.extend(self.hotplug_resources.iter().map(|(&a, &b)| (a, b)));
         ranges.sort_unstable();
         let mut s = String::new();
         for (a, b) in ranges {

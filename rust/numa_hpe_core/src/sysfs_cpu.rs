@@ -44,18 +44,24 @@ impl Machine {
         self.fw.cpus.iter().any(|c| c.thread > 0)
     }
 
+    /// The entries of the cpu directory other than the `cpuN` devices.
+    pub(crate) fn cpu_root_files(&self) -> Vec<(String, Kind)> {
+        let mut v: Vec<(String, Kind)> = ["possible", "present", "online", "offline", "kernel_max"]
+            .iter()
+            .map(|n| ((*n).to_string(), RO))
+            .collect();
+        if self.config == KernelConfig::NumaHpe {
+            v.push(("probe".into(), WO));
+            v.push(("release".into(), WO));
+        }
+        v.push(("smt".into(), Kind::Dir));
+        v
+    }
+
     pub(crate) fn cpu_list(&self, rest: &[&str]) -> Option<Vec<(String, Kind)>> {
         match rest {
             [] => {
-                let mut v: Vec<(String, Kind)> = ["possible", "present", "online", "offline", "kernel_max"]
-                    .iter()
-                    .map(|n| ((*n).to_string(), RO))
-                    .collect();
-                if self.config == KernelConfig::NumaHpe {
-                    v.push(("probe".into(), WO));
-                    v.push(("release".into(), WO));
-                }
-                v.push(("smt".into(), Kind::Dir));
+                let mut v = self.cpu_root_files();
                 v.extend(self.cpus.registered.iter().map(|c| (format!("cpu{c}"), Kind::Dir)));
                 Some(v)
             }

@@ -32,18 +32,24 @@ pub fn online_type_from_str(data: &[u8]) -> Option<OnlineType> {
 }
 
 impl Machine {
+    /// The entries of the memory directory other than the `memoryN` blocks.
+    pub(crate) fn memory_root_files(&self) -> Vec<(String, Kind)> {
+        let mut v = vec![
+            ("block_size_bytes".to_string(), RO),
+            ("auto_online_blocks".to_string(), RW),
+            ("soft_offline_page".to_string(), WO),
+            ("hard_offline_page".to_string(), WO),
+        ];
+        if self.config == KernelConfig::NumaHpe {
+            v.push(("probe".into(), WO));
+        }
+        v
+    }
+
     pub(crate) fn memory_list(&self, rest: &[&str]) -> Option<Vec<(String, Kind)>> {
         match rest {
             [] => {
-                let mut v = vec![
-                    ("block_size_bytes".to_string(), RO),
-                    ("auto_online_blocks".to_string(), RW),
-                    ("soft_offline_page".to_string(), WO),
-                    ("hard_offline_page".to_string(), WO),
-                ];
-                if self.config == KernelConfig::NumaHpe {
-                    v.push(("probe".into(), WO));
-                }
+                let mut v = self.memory_root_files();
                 v.extend(self.blocks.keys().map(|id| (format!("memory{id}"), Kind::Dir)));
                 Some(v)
             }

@@ -16,23 +16,23 @@ impl Machine {
         self.config == KernelConfig::NumaHpe && self.patchset == PatchsetVersion::V3
     }
 
-    pub(crate) fn node_list(&self, rest: &[&str]) -> Option<Vec<(String, Kind)>> {
-        match rest {
-            [] => {
-                let mut v: Vec<(String, Kind)> = [
-                    "possible",
-                    "online",
-                    "has_normal_memory",
-                    "has_memory",
-                    "has_cpu",
-                    "has_generic_initiator",
-                ]
+    /// The entries of the node directory other than the `nodeN` directories.
+    pub(crate) fn node_root_files(&self) -> Vec<(String, Kind)> {
+        let mut v: Vec<(String, Kind)> =
+            ["possible", "online", "has_normal_memory", "has_memory", "has_cpu", "has_generic_initiator"]
                 .iter()
                 .map(|n| ((*n).to_string(), RO))
                 .collect();
-                if self.node_probe_enabled() {
-                    v.push(("probe".into(), RW));
-                }
+        if self.node_probe_enabled() {
+            v.push(("probe".into(), RW));
+        }
+        v
+    }
+
+    pub(crate) fn node_list(&self, rest: &[&str]) -> Option<Vec<(String, Kind)>> {
+        match rest {
+            [] => {
+                let mut v = self.node_root_files();
                 v.extend(self.nodes.online.iter().map(|n| (format!("node{n}"), Kind::Dir)));
                 Some(v)
             }

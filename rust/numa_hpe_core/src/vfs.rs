@@ -76,23 +76,27 @@ impl Machine {
         self.list_components(parent)?.into_iter().find(|(n, _)| n == name).map(|(_, k)| k)
     }
 
-    /// Existence of `memoryN`, `cpuN`, `nodeN` directories without listing their parents.
+    /// Existence of `memoryN`, `cpuN`, `nodeN` directories and of the other entries of those
+    /// big directories, without listing their thousands of children.
     fn fast_kind(&self, c: &[&str]) -> Option<Option<Kind>> {
-        match c {
-            ["sys", "devices", "system", "memory", m] => {
-                let id: u64 = m.strip_prefix("memory")?.parse().ok()?;
-                Some(self.blocks.contains_key(&id).then_some(Kind::Dir))
-            }
-            ["sys", "devices", "system", "cpu", m] => {
-                let id: usize = m.strip_prefix("cpu")?.parse().ok()?;
-                Some(self.cpu_registered(id).then_some(Kind::Dir))
-            }
-            ["sys", "devices", "system", "node", m] => {
-                let id: usize = m.strip_prefix("node")?.parse().ok()?;
-                Some(self.nodes.online.test(id).then_some(Kind::Dir))
-            }
-            _ => None,
+        let ["sys", "devices", "system", sub @ ("memory" | "cpu" | "node"), name] = c else {
+            return None;
+        };
+        let prefix = *sub;
+        if let Some(id) = name.strip_prefix(prefix).and_then(|n| n.parse::<usize>().ok()) {
+            let exists = match *sub {
+                "memory" => self.blocks.contains_key(&(id as u64)),
+                "cpu" => self.cpu_registered(id),
+                _ => self.nodes.online.test(id),
+            };
+            return Some(exists.then_some(Kind::Dir));
         }
+        let files = match *sub {
+            "memory" => self.memory_root_files(),
+            "cpu" => self.cpu_root_files(),
+            _ => self.node_root_files(),
+        };
+        Some(files.into_iter().find(|(n, _)| n == name).map(|(_, k)| k))
     }
 
     /// Resolve the parent directory of a file path; ENOENT when it does not exist.

@@ -3,7 +3,7 @@
 //! `valid_zones`).
 
 /// Zone indices on x86_64 (no HIGHMEM).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ZoneType {
     Dma = 0,
     Dma32 = 1,
@@ -49,7 +49,7 @@ impl ZoneType {
 }
 
 /// One `struct zone` (the counters user space sees in /proc/zoneinfo).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Zone {
     pub zone_start_pfn: u64,
     pub spanned: u64,
@@ -99,7 +99,7 @@ impl Zone {
 }
 
 /// One node's `pg_data_t`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pgdat {
     pub node_start_pfn: u64,
     pub node_spanned: u64,

@@ -1,10 +1,11 @@
 //! PyO3 binding of `numa_hpe_core`: thin wrappers, conversions and error mapping only.
 #![deny(unsafe_code)]
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use numa_hpe_core::bitmap::Bitmap;
-use numa_hpe_core::error::HpeError;
+use numa_hpe_core::error::{Errno, HpeError};
+use numa_hpe_core::notifier::{Event, Notifier};
 use numa_hpe_core::firmware::Firmware;
 use numa_hpe_core::machine::{KernelConfig, Machine, PatchsetVersion};
 use numa_hpe_core::parse;
@@ -31,6 +32,11 @@ impl From<PyHpeErr> for PyErr {
 
 type PyResultH<T> = Result<T, PyHpeErr>;
 
+/// A file operation's error: `OSError(errno, message, path)` (so `.filename` is the path).
+fn path_err(path: &str) -> impl Fn(HpeError) -> PyErr + '_ {
+    move |e| PyOSError::new_err((e.errno.code(), e.msg, path.to_string()))
+}
+
 fn bytes_of(data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     if let Ok(s) = data.extract::<String>() {
         return Ok(s.into_bytes());
@@ -41,14 +47,85 @@ fn bytes_of(data: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     Err(PyValueError::new_err("data must be str or bytes"))
 }
 
+/// A Python callable subscribed to a machine's hotplug events: it gets a dict
+/// (`{"event": "MEM_GOING_ONLINE", "start_pfn": ..., ...}`) and vetoes a `Going*` event by
+/// returning a non-zero errno or raising OSError.
+struct PyNotifier(Py<PyAny>);
+
+impl std::fmt::Debug for PyNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PyNotifier")
+    }
+}
+
+fn event_dict<'py>(py: Python<'py>, ev: &Event) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("event", ev.name())?;
+    match *ev {
+        Event::MemGoingOnline { start_pfn, nr_pages, nid }
+        | Event::MemCancelOnline { start_pfn, nr_pages, nid }
+        | Event::MemOnline { start_pfn, nr_pages, nid }
+        | Event::MemGoingOffline { start_pfn, nr_pages, nid }
+        | Event::MemCancelOffline { start_pfn, nr_pages, nid }
+        | Event::MemOffline { start_pfn, nr_pages, nid } => {
+            d.set_item("start_pfn", start_pfn)?;
+            d.set_item("nr_pages", nr_pages)?;
+            d.set_item("nid", nid)?;
+        }
+        Event::CpuGoingOnline { cpu } | Event::CpuOnline { cpu } | Event::CpuGoingOffline { cpu } | Event::CpuOffline { cpu } => {
+            d.set_item("cpu", cpu)?;
+        }
+        Event::NodeOnline { nid } | Event::NodeOffline { nid } => d.set_item("nid", nid)?,
+    }
+    Ok(d)
+}
+
+impl Notifier for PyNotifier {
+    fn notify(&self, ev: &Event) -> Result<(), Errno> {
+        Python::attach(|py| {
+            let d = match event_dict(py, ev) {
+                Ok(d) => d,
+                Err(_) => return Ok(()),
+            };
+            IN_NOTIFIER.with(|c| c.set(true));
+            let result = self.0.call1(py, (d,));
+            IN_NOTIFIER.with(|c| c.set(false));
+            match result {
+                Ok(ret) => match ret.extract::<Option<i32>>(py) {
+                    Ok(Some(code)) if code != 0 => Err(Errno::from_code(code.abs()).unwrap_or(Errno::EINVAL)),
+                    _ => Ok(()),
+                },
+                Err(e) => {
+                    let code = e
+                        .value(py)
+                        .getattr("errno")
+                        .ok()
+                        .and_then(|v| v.extract::<i32>().ok())
+                        .and_then(Errno::from_code);
+                    Err(code.unwrap_or(Errno::EINVAL))
+                }
+            }
+        })
+    }
+}
+
 /// One emulated machine (see `numa_hpe.Machine` for the documented Python API).
 #[pyclass(frozen, module = "numa_hpe._core", name = "Machine")]
 struct PyMachine {
     inner: Mutex<Machine>,
 }
 
+thread_local! {
+    /// Set while this thread runs a notifier callback: the machine is locked by the operation
+    /// that emitted the event, so using it from the callback would deadlock.
+    static IN_NOTIFIER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 impl PyMachine {
     fn with<T>(&self, f: impl FnOnce(&mut Machine) -> T) -> PyResult<T> {
+        if IN_NOTIFIER.with(std::cell::Cell::get) {
+            return Err(PyRuntimeError::new_err("the machine cannot be used from inside its own notifier"));
+        }
         let mut g = self.inner.lock().map_err(|_| PyRuntimeError::new_err("machine lock poisoned"))?;
         Ok(f(&mut g))
     }
@@ -81,35 +158,68 @@ impl PyMachine {
         let m = py
             .detach(|| -> Result<Machine, HpeError> {
                 let fw = Firmware::from_json(firmware_json)?;
-                let mut m = Machine::boot(fw, cmdline, config)?;
-                if let Some(v) = version {
-                    m.set_patchset_version(v);
-                }
-                Ok(m)
+                Machine::boot_with(fw, cmdline, config, version.unwrap_or(PatchsetVersion::V9))
             })
             .map_err(|e| PyValueError::new_err(e.msg))?;
         Ok(PyMachine { inner: Mutex::new(m) })
     }
 
+    /// Subscribe `callback` to hotplug events (None unsubscribes).
+    #[pyo3(signature = (callback = None))]
+    fn set_notifier(&self, callback: Option<Py<PyAny>>) -> PyResult<()> {
+        self.with(|m| m.notifier = callback.map(|c| Arc::new(PyNotifier(c)) as Arc<dyn Notifier>))
+    }
+
+    /// The event log, oldest first, as dicts.
+    fn events<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        let evs = self.with(|m| m.events.clone())?;
+        evs.iter().map(|e| event_dict(py, e)).collect()
+    }
+
+    /// The whole machine as bytes (restore with `Machine.load`).
+    fn save<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let b = py.detach(|| self.with(|m| m.save()))?;
+        Ok(PyBytes::new(py, &b))
+    }
+
+    /// Restore a machine saved with `save` (validated first; ValueError when invalid).
+    #[staticmethod]
+    fn load(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
+        let m = py.detach(|| Machine::load(data)).map_err(|e| PyValueError::new_err(e.msg))?;
+        Ok(PyMachine { inner: Mutex::new(m) })
+    }
+
+    /// An independent copy of the machine (same state, no notifier).
+    fn fork(&self, py: Python<'_>) -> PyResult<Self> {
+        let m = py.detach(|| {
+            self.with(|m| {
+                let mut c = m.clone();
+                c.notifier = None;
+                c
+            })
+        })?;
+        Ok(PyMachine { inner: Mutex::new(m) })
+    }
+
     /// Read a whole file.
     fn read(&self, py: Python<'_>, path: &str) -> PyResult<String> {
-        Ok(py.detach(|| self.with(|m| m.read(path)))?.map_err(PyHpeErr)?)
+        py.detach(|| self.with(|m| m.read(path)))?.map_err(path_err(path))
     }
 
     /// Write to a file (open + one write); returns the byte count.
     fn write(&self, py: Python<'_>, path: &str, data: &Bound<'_, PyAny>) -> PyResult<usize> {
         let data = bytes_of(data)?;
-        Ok(py.detach(|| self.with(|m| m.write(path, &data)))?.map_err(PyHpeErr)?)
+        py.detach(|| self.with(|m| m.write(path, &data)))?.map_err(path_err(path))
     }
 
     /// Directory entries, sorted.
     fn listdir(&self, path: &str) -> PyResult<Vec<String>> {
-        Ok(self.with(|m| m.list_dir(path))?.map_err(PyHpeErr)?)
+        self.with(|m| m.list_dir(path))?.map_err(path_err(path))
     }
 
     /// Target of a symlink.
     fn readlink(&self, path: &str) -> PyResult<String> {
-        Ok(self.with(|m| m.readlink(path))?.map_err(PyHpeErr)?)
+        self.with(|m| m.readlink(path))?.map_err(path_err(path))
     }
 
     /// `"dir"`, `"file"`, `"link"` or None.
@@ -163,6 +273,37 @@ impl PyMachine {
     /// ACPI processor eject.
     fn firmware_remove_cpu(&self, apic_id: u32) -> PyResult<()> {
         Ok(self.with(|m| m.firmware_remove_cpu(apic_id))?.map_err(PyHpeErr)?)
+    }
+
+    /// Kernel `add_memory(nid, start, size)` (node from the address when None); returns the
+    /// ids of the new (offline, or auto-onlined) blocks.
+    #[pyo3(signature = (start, size, node = None))]
+    fn hot_add_memory(&self, py: Python<'_>, start: u64, size: u64, node: Option<u32>) -> PyResult<Vec<u64>> {
+        Ok(py.detach(|| {
+            self.with(|m| {
+                let nid = node.unwrap_or_else(|| m.memory_add_physaddr_to_nid(start));
+                m.add_memory(nid, start, size).map(|()| m.blocks_in(start, size))
+            })
+        })?
+        .map_err(PyHpeErr)?)
+    }
+
+    /// Online many blocks in one call (`online`, `online_kernel` or `online_movable`).
+    #[pyo3(signature = (ids, online_type = "online"))]
+    fn online_blocks(&self, py: Python<'_>, ids: Vec<u64>, online_type: &str) -> PyResult<()> {
+        let t = numa_hpe_core::sysfs_memory::online_type_from_str(online_type.as_bytes())
+            .ok_or_else(|| PyValueError::new_err(format!("unknown online type {online_type:?}")))?;
+        Ok(py.detach(|| self.with(|m| m.online_blocks(&ids, t)))?.map_err(PyHpeErr)?)
+    }
+
+    /// Offline many blocks in one call.
+    fn offline_blocks(&self, py: Python<'_>, ids: Vec<u64>) -> PyResult<()> {
+        Ok(py.detach(|| self.with(|m| m.offline_blocks(&ids)))?.map_err(PyHpeErr)?)
+    }
+
+    /// Kernel `remove_memory(start, size)`: every block offline, else EBUSY.
+    fn remove_memory_range(&self, py: Python<'_>, start: u64, size: u64) -> PyResult<()> {
+        Ok(py.detach(|| self.with(|m| m.remove_memory(start, size)))?.map_err(PyHpeErr)?)
     }
 
     /// node_distance over all possible node ids (nr_node_ids x nr_node_ids, uint8).

@@ -1,0 +1,79 @@
+"""Stubs for the PyO3 extension ``numa_hpe._core`` (rust/numa_hpe_py/src/lib.rs).
+
+Hand-written; checked with ``python -m mypy.stubtest numa_hpe._core --allowlist
+tests/stubtest_allowlist.txt``. Failed file operations raise ``OSError(errno, message)``.
+"""
+
+from typing import Literal, final
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "Machine",
+    "format_cpulist",
+    "format_cpumask",
+    "kstrtobool",
+    "kstrtoull",
+    "memparse",
+    "parse_cpulist",
+    "simple_strtoull",
+]
+
+_Kind = Literal["dir", "file", "link"]
+_MaskName = Literal[
+    "cpu_possible",
+    "cpu_present",
+    "cpu_online",
+    "node_possible",
+    "node_online",
+    "node_memory",
+    "node_normal_memory",
+    "node_cpu",
+]
+
+@final
+class Machine:
+    """One emulated machine (see ``numa_hpe.Machine`` for the documented Python API)."""
+
+    def __new__(
+        cls,
+        firmware_json: str,
+        cmdline: str = "",
+        kernel_config: str = "numa_hpe",
+        patchset_version: str | None = None,
+    ) -> Machine: ...
+    def read(self, path: str) -> str: ...
+    def write(self, path: str, data: str | bytes) -> int: ...
+    def listdir(self, path: str) -> list[str]: ...
+    def readlink(self, path: str) -> str: ...
+    def stat(self, path: str) -> _Kind | None: ...
+    def snapshot(self, root: str = "/") -> tuple[dict[str, str], dict[str, str], list[str]]: ...
+    def dmesg(self) -> list[str]: ...
+    def firmware_add_memory(self, start: int, size: int, pxm: int | None = None) -> int: ...
+    def firmware_remove_memory(self, start: int, size: int) -> None: ...
+    def firmware_add_cpu(self, apic_id: int, pxm: int | None = None) -> int: ...
+    def firmware_remove_cpu(self, apic_id: int) -> None: ...
+    def distance_matrix(self) -> npt.NDArray[np.uint8]: ...
+    def mask(self, name: _MaskName | str) -> npt.NDArray[np.uint64]: ...
+
+def memparse(s: bytes) -> tuple[int, int]:
+    """``memparse(s)`` -> (value, bytes consumed)."""
+
+def simple_strtoull(s: bytes) -> tuple[int, int]:
+    """``simple_strtoull(s, &end, 0)`` -> (value, bytes consumed)."""
+
+def kstrtoull(s: bytes) -> int:
+    """``kstrtoull(s, 0)``; OSError(EINVAL/ERANGE) on failure."""
+
+def kstrtobool(s: bytes) -> bool:
+    """``kstrtobool(s)``; OSError(EINVAL) on failure."""
+
+def format_cpulist(bits: list[int], nbits: int) -> str:
+    """``%*pbl`` of the given bits in an ``nbits`` bitmap."""
+
+def format_cpumask(bits: list[int], nbits: int) -> str:
+    """``%*pb`` of the given bits in an ``nbits`` bitmap."""
+
+def parse_cpulist(s: str, nbits: int) -> list[int]:
+    """``bitmap_parselist``: the set bits of a list string."""

@@ -463,6 +463,7 @@ impl Machine {
                     reserved: res.min(present),
                     unmovable,
                     hotplugged: false,
+                    group: None,
                 },
             );
         }

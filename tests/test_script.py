@@ -39,7 +39,7 @@ def test_parse_header_annotations_and_lines() -> None:
     assert s.header == {"firmware": "qemu sockets=1 cores=4 mem=4G",
                         "boot": "mem=2G numa=possible=4 maxcpus=2 cpu_hpe=on"}
     assert [(c.lineno, c.text, c.expect, c.output) for c in s.commands] == [
-        (5, "echo bogus > /x", "EINVAL", None), (7, "cat /y", None, ["0"])]
+        (6, "echo bogus > /x", "EINVAL", None), (8, "cat /y", None, ["0"])]
 
 
 def test_header_after_first_command_is_a_comment() -> None:

@@ -120,7 +120,7 @@ def test_cli_firmware_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["cat", "/sys/devices/system/node/node1/cpulist", "--firmware", str(out)]) == 0
     assert capsys.readouterr().out == "2-3\n"
     assert main(["firmware", "--firmware", str(out), "--format", "synthetic"]) == 0
-    assert capsys.readouterr().out == "numa:2(memory=1GB) package:1 core:2 pu:1 distances=10,20,20,10\n"
+    assert capsys.readouterr().out == "package:1 numa:2(memory=1GB) core:2 pu:1 distances=10,20,20,10\n"
 
 
 # -- sysfs import ------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ MiB = 1 << 20
 
 
 def _fmt_bytes(n: int) -> str:
-    if n >= 1 << 30 and n % (1 << 30) == 0:
-        return f"{n >> 30} GiB"
+    if n >= 1 << 30:
+        return f"{n / (1 << 30):g} GiB"
     return f"{n / MiB:g} MiB"
 
 

@@ -99,7 +99,12 @@ def parse_synthetic(text: str, mem_per_node: int | str = GiB) -> Firmware:
             if n * n != len(dist_words):
                 raise InvalidDescriptionError("topology: distances need n*n values")
             kw["distance"] = [dist_words[i * n:(i + 1) * n] for i in range(n)]
-    fw = Firmware.synthetic(" ".join(levels), mem_per_node=mem or mem_per_node, **kw)
+    try:
+        fw = Firmware.synthetic(" ".join(levels), mem_per_node=mem or mem_per_node, **kw)
+    except InvalidDescriptionError as e:
+        if str(e).startswith("topology"):
+            raise
+        raise InvalidDescriptionError(f"topology: {e}") from None
     nodes = len(fw.distances) if fw.distances else 1
     if isinstance(kw.get("distance"), list) and len(kw["distance"]) != nodes:
         raise InvalidDescriptionError(f"topology: distances need a {nodes}x{nodes} matrix")
@@ -128,8 +133,9 @@ def to_synthetic(fw: Firmware) -> str:
         parts = [numa.format(1), f"package:{sockets}"]
     elif sockets % nodes == 0 and len(per_node) == sockets:
         parts = [numa.format(nodes), f"package:{sockets // nodes}"]
-    elif nodes % sockets == 0:
+    elif nodes % sockets == 0 and q["cores"] % (nodes // sockets) == 0 and q["dies"] == 1:
         parts = [f"package:{sockets}", numa.format(nodes // sockets)]
+        q["cores"] //= nodes // sockets
     else:
         raise InvalidDescriptionError("synthetic: nodes do not nest with packages")
     if q["dies"] > 1:

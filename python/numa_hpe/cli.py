@@ -158,7 +158,8 @@ def cmd_run(a: argparse.Namespace) -> int:
         for line in res.output:
             print(line)
         if res.status != "ok" and (a.trace or cmd.expect is None):
-            print(f"{script.name}:{cmd.lineno}: {res.message} [{res.status}]",
+            note = " (expected)" if cmd.expect == res.status else ""
+            print(f"{script.name}:{cmd.lineno}: {res.message} [{res.status}]{note}",
                   file=sys.stdout if a.trace else sys.stderr)
         if a.dmesg:
             new = m.dmesg()[seen:]

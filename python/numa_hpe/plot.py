@@ -85,7 +85,7 @@ def plot_memory_map(m: Machine, path: str | Path) -> None:
 
     blocks = m.memory_blocks()
     nodes = sorted({b.nodes[0] if b.nodes else -1 for b in blocks}) or [0]
-    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.5 * len(nodes)))
+    fig, ax = plt.subplots(figsize=(11, 1.5 + 0.5 * len(nodes)))
     gib = float(1 << 30)
     seen: dict[str, Any] = {}
     for b in blocks:
@@ -103,8 +103,8 @@ def plot_memory_map(m: Machine, path: str | Path) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("physical address (GiB)")
     ax.set_title(f"memory blocks ({len(blocks)} x {blocks[0].size >> 20} MiB)" if blocks else "memory blocks")
-    ax.legend(handles=list(seen.values()), loc="upper center", bbox_to_anchor=(0.5, -0.35),
-              ncol=min(len(seen), 5), fontsize=8, frameon=False)
+    ax.legend(handles=list(seen.values()), loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -128,11 +128,12 @@ def plot_sched_domains(m: Machine, path: str | Path, cpu: int = 0) -> None:
             x = 0.35 + 0.6 * (k + 0.5) / len(groups)
             ax.text(x, -y, f"group {g}", ha="center", va="center", fontsize=8, family="monospace",
                     bbox={"boxstyle": "round", "facecolor": "#fdebd0", "edgecolor": "#ff7f0e"})
-            if y + 1 < len(levels):
-                ax.plot([x, x], [-y - 0.2, -y - 0.8], color="#aaaaaa", linewidth=0.8)
+        if y + 1 < len(levels):  # child domain below
+            ax.annotate("", xy=(0.08, -y - 0.72), xytext=(0.08, -y - 0.28),
+                        arrowprops={"arrowstyle": "->", "color": "#888888"})
     ax.set_xlim(0, 1)
     ax.set_ylim(-max(len(levels), 1) + 0.4, 0.6)
-    ax.set_title(f"sched domains of CPU{cpu} (innermost at the bottom)")
+    ax.set_title(f"sched domains of CPU{cpu}: domains (left, parent above child) and their groups")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -35,7 +35,7 @@ def main() -> None:
 
     def notifier(event: dict[str, Any]) -> int | None:
         seen.append(event["event"])
-        if event["event"] == "MEM_GOING_ONLINE" and event.get("node") == 1:
+        if event["event"] == "MEM_GOING_ONLINE" and event.get("nid") == 1:
             return errno.EBUSY  # the kernel's NOTIFY_BAD: the online fails with this errno
         return None
 

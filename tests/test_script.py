@@ -206,3 +206,9 @@ def test_cli_options_override_header(tmp_path: Path, capsys: pytest.CaptureFixtu
     p = write(tmp_path, REF + "cat /sys/devices/system/node/possible\n")
     assert main(["run", str(p), "--cmdline", "numa=possible=1", "--topology", "node:2 core:1"]) == 0
     assert capsys.readouterr().out == "0-2\n"
+
+
+def test_embedding_example_runs() -> None:
+    import runpy
+
+    runpy.run_path(str(EXAMPLES / "embedding.py"), run_name="__main__")

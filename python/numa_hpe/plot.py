@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .machine import Machine
 
@@ -139,4 +139,4 @@ def plot_sched_domains(m: Machine, path: str | Path, cpu: int = 0) -> None:
     plt.close(fig)
 
 
-KINDS = {"distances": plot_distances, "memory": plot_memory_map, "sched": plot_sched_domains}
+KINDS: dict[str, Callable[..., None]] = {"distances": plot_distances, "memory": plot_memory_map, "sched": plot_sched_domains}

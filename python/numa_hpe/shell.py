@@ -21,7 +21,7 @@ FIRMWARE_EVENTS = ["add_memory", "remove_memory", "add_cpu", "remove_cpu"]
 
 
 class Shell(cmd.Cmd):
-    intro = ("numa-hpe shell: echo X > PATH, cat PATH, ls PATH, readlink, dmesg [-c], "
+    intro: str | None = ("numa-hpe shell: echo X > PATH, cat PATH, ls PATH, readlink, dmesg [-c], "
              "firmware EVENT ..., show; Tab completes paths; exit or Ctrl-D to leave")
 
     def __init__(self, machine: Machine, stdin: IO[str] | None = None, stdout: IO[str] | None = None,
@@ -40,7 +40,7 @@ class Shell(cmd.Cmd):
     def emptyline(self) -> bool:
         return False
 
-    def default(self, line: str) -> bool:
+    def default(self, line: str) -> bool:  # type: ignore[override]  # onecmd returns it
         if line.lstrip().startswith("#"):
             return False
         try:
@@ -101,7 +101,7 @@ class Shell(cmd.Cmd):
             return [">" + p for p in self.complete_path(text[1:])]
         return self.complete_path(text)
 
-    def complete(self, text: str, state: int) -> str | None:
+    def complete(self, text: str, state: int) -> str | None:  # type: ignore[override]  # typeshed is wrong
         # cmd.Cmd only calls completedefault for unknown commands: route every word here
         if state == 0:
             import readline
@@ -113,7 +113,7 @@ class Shell(cmd.Cmd):
             else:
                 self.completion_matches = self.completedefault(text, line, beg, end)
         try:
-            return self.completion_matches[state]
+            return list(self.completion_matches or [])[state]
         except IndexError:
             return None
 

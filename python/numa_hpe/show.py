@@ -124,7 +124,7 @@ def render(s: dict[str, Any], ascii_only: bool = False) -> str:
             continue
         kids: list[tuple[str, list[Any]]] = []
         for p in n["packages"]:
-            cores = []
+            cores: list[tuple[str, list[Any]]] = []
             for core in p["cores"]:
                 cpus = ", ".join(f"PU P#{x['cpu']} ({'online' if x['online'] else 'offline'})"
                                  for x in core["cpus"])
@@ -132,7 +132,7 @@ def render(s: dict[str, Any], ascii_only: bool = False) -> str:
             kids.append((f"Package P#{p['package']}", cores))
         for x in n["offline_cpus"]:
             kids.append((f"PU P#{x['cpu']} ({'online' if x['online'] else 'offline'}, no topology)", []))
-        mem = []
+        mem: list[tuple[str, list[Any]]] = []
         for r in n["memory"]:
             blocks = (f"memory{r['first_block']}" if r["first_block"] == r["last_block"]
                       else f"memory{r['first_block']}-{r['last_block']}")

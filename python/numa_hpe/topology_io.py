@@ -389,15 +389,15 @@ def from_sysfs(root: str | os.PathLike[str] = "/") -> Firmware:
         mem = [0] * n
         cpus_of: list[list[int]] = [[] for _ in range(n)]
         for nid in online_nodes:
-            d = node_dir / f"node{nid}"
-            blocks = [e for e in os.listdir(d) if re.fullmatch(r"memory\d+", e)] if d.is_dir() else []
+            nd = node_dir / f"node{nid}"
+            blocks = [e for e in os.listdir(nd) if re.fullmatch(r"memory\d+", e)] if nd.is_dir() else []
             if block and blocks:
                 mem[nid] = len(blocks) * int(block.strip(), 16)
             else:
-                first = (_read(d / "meminfo") or "").split("\n", 1)[0].split()
+                first = (_read(nd / "meminfo") or "").split("\n", 1)[0].split()
                 kb = int(first[3]) if len(first) > 3 else 0
                 mem[nid] = -(-kb * 1024 // (128 * MiB)) * 128 * MiB
-            cpus_of[nid] = sorted(index[c] for c in _list(_read(d / "cpulist")) if c in index)
+            cpus_of[nid] = sorted(index[c] for c in _list(_read(nd / "cpulist")) if c in index)
         dist = [[10 if i == j else 20 for j in range(n)] for i in range(n)]
         for i in online_nodes:
             row = [int(x) for x in (_read(node_dir / f"node{i}/distance") or "").split()]

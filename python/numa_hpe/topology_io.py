@@ -185,7 +185,8 @@ def parse_qemu_args(args: Sequence[str]) -> dict[str, Any]:
             first, *rest = val.split(",")
             o = dict(x.split("=", 1) for x in rest if "=" in x)
             if "=" in first:
-                o.update([first.split("=", 1)])
+                key, value = first.split("=", 1)
+                o[key] = value
             else:
                 o["cpus"] = first
             cpus = int(o.get("cpus", 0)) or None
@@ -205,19 +206,19 @@ def parse_qemu_args(args: Sequence[str]) -> dict[str, Any]:
                 kw["maxmem"] = o["maxmem"]
             kw["slots"] = int(o.get("slots", 0))
         elif flag == "-object":
-            kind, o = _kv(val)
+            kind, pairs = _kv(val)
             if kind.startswith("memory-backend"):
-                d_o = dict(o)
+                d_o = dict(pairs)
                 backends[d_o["id"]] = d_o["size"]
         elif flag == "-numa":
-            kind, o = _kv(val)
+            kind, pairs = _kv(val)
             if kind == "node":
-                d_o = dict(o)
-                cpus_of = [c for k, v in o if k == "cpus" for c in _cpu_range(v)]
+                d_o = dict(pairs)
+                cpus_of = [c for k, v in pairs if k == "cpus" for c in _cpu_range(v)]
                 nodes[int(d_o.get("nodeid", len(nodes)))] = {"memdev": d_o.get("memdev"),
                                                               "mem": d_o.get("mem"), "cpus": cpus_of}
             elif kind == "dist":
-                d_o = dict(o)
+                d_o = dict(pairs)
                 dist[(int(d_o["src"]), int(d_o["dst"]))] = int(d_o["val"])
     if nodes:
         n = max(nodes) + 1
@@ -366,12 +367,12 @@ def from_sysfs(root: str | os.PathLike[str] = "/") -> Firmware:
     for c, key in sorted(topo.items()):
         groups.setdefault(key, []).append(c)
     cores_per: dict[tuple[int, int], list[int]] = {}
-    for p, d, core in sorted(groups):
-        cores_per.setdefault((p, d), []).append(core)
-    for (p, d, core), members in groups.items():
-        for t, c in enumerate(members):
-            slot_of[c] = (pkgs.index(p), dies.index(d) if len(dies) > 1 else 0,
-                          cores_per[(p, d)].index(core), t)
+    for g_pkg, g_die, g_core in sorted(groups):
+        cores_per.setdefault((g_pkg, g_die), []).append(g_core)
+    for (pk, di, co), members in groups.items():
+        for thr, cpu_id in enumerate(members):
+            slot_of[cpu_id] = (pkgs.index(pk), dies.index(di) if len(dies) > 1 else 0,
+                               cores_per[(pk, di)].index(co), thr)
     threads = max((len(v) for v in groups.values()), default=1)
     cores = max((len(v) for v in cores_per.values()), default=1)
     ndies = len(dies)

@@ -242,6 +242,15 @@ class Machine:
         """Kernel ``remove_memory``: EBUSY while a block of the range is online."""
         self._m.remove_memory_range(start, size)
 
+    def rebuild_zonelists(self) -> None:
+        """Run ``build_all_zonelists(NULL)`` now (the kernel does after onlining memory into
+        an empty zone); its ``Fallback order`` / ``Built N zonelists`` lines go to dmesg."""
+        self._m.rebuild_zonelists()
+
+    def rebuild_sched_domains(self) -> None:
+        """Rebuild the scheduler domains of the online CPUs now (as after a CPU hotplug)."""
+        self._m.rebuild_sched_domains()
+
     # -- typed views --------------------------------------------------------------------
     def distance_matrix(self) -> npt.NDArray[np.uint8]:
         """``node_distance(i, j)`` over all possible node ids."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from .firmware import Firmware, default_firmware
 from .machine import Machine, errno_name
@@ -145,9 +147,12 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     from .sweep import configs_from_spec, sweep
 
     spec_path = Path(a.spec)
-    spec = tomllib.loads(spec_path.read_text())
+    try:
+        spec = tomllib.loads(spec_path.read_text())
+        configs = configs_from_spec(spec)
+    except (tomllib.TOMLDecodeError, ValueError) as e:
+        raise SystemExit(f"numa-hpe: {spec_path}: {e}") from None
     run = spec.get("run") or {}
-    configs = configs_from_spec(spec)
     sys.path.insert(0, str(spec_path.resolve().parent))
     fn = spec.get("fn", "boot")
     kind = a.executor or run.get("executor", "process")
@@ -158,7 +163,8 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if kind == "dask":
         try:
-            from distributed import Client, LocalCluster
+            distributed: Any = importlib.import_module("distributed")
+            Client, LocalCluster = distributed.Client, distributed.LocalCluster
         except ImportError:
             raise SystemExit("numa-hpe: the dask executor needs `pip install 'numa_hpe[sweep]'`")
         if scheduler:

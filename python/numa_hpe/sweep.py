@@ -165,13 +165,13 @@ def _step(m: Machine, step: str | Mapping[str, Any]) -> None:
                 left, nl = left[3:].strip(), ""
             step = {"op": "write", "path": path.strip(), "data": left.strip("\"'") + nl}
         else:
-            op, *args = shlex.split(text)
+            verb, *args = shlex.split(text)
             names = {"cat": ["path"], "add_memory": ["start", "size", "pxm"],
                      "remove_memory": ["start", "size"], "add_cpu": ["apic_id", "pxm"],
-                     "remove_cpu": ["apic_id"]}.get(op)
+                     "remove_cpu": ["apic_id"]}.get(verb)
             if names is None or len(args) > len(names):
                 raise ValueError(f"scenario: unsupported step {step!r}")
-            step = {"op": "read" if op == "cat" else op, **dict(zip(names, args))}
+            step = {"op": "read" if verb == "cat" else verb, **dict(zip(names, args))}
     op = step.get("op")
     try:
         if op == "write":
@@ -220,7 +220,7 @@ def run_config(index: int, cfg: Mapping[str, Any], fn: SweepFn | str) -> dict[st
     return row
 
 
-def run_chunk(chunk: list[tuple[int, Mapping[str, Any]]], fn: SweepFn | str) -> list[dict[str, Any]]:
+def run_chunk(chunk: Sequence[tuple[int, Mapping[str, Any]]], fn: SweepFn | str) -> list[dict[str, Any]]:
     """The unit of work sent to a worker: a few configs, to amortise the per-task cost."""
     return [run_config(i, cfg, fn) for i, cfg in chunk]
 
@@ -393,8 +393,8 @@ class SweepResult(Sequence[dict[str, Any]]):
     def to_parquet(self, path: str | Path) -> None:
         """Write Parquet (needs pyarrow: ``pip install 'numa_hpe[sweep]'``)."""
         try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+            pa: Any = importlib.import_module("pyarrow")
+            pq: Any = importlib.import_module("pyarrow.parquet")
         except ImportError as e:
             raise ImportError("to_parquet needs pyarrow (pip install pyarrow)") from e
         cols = self.columns
@@ -406,8 +406,7 @@ class SweepResult(Sequence[dict[str, Any]]):
 
     def to_pandas(self) -> Any:
         """A pandas DataFrame (pandas is optional)."""
-        import pandas as pd
-
+        pd: Any = importlib.import_module("pandas")
         return pd.DataFrame(self.rows, columns=self.columns)
 
     def save(self, path: str | Path) -> None:

@@ -7,7 +7,7 @@
 One session measures everything: the pytest-benchmark suite (``pytest benches --benchmark-only
 --benchmark-json=...``), hwloc's ``lstopo-no-graphics --input "<synthetic>" --of console`` on the
 equivalent topologies, boot time and peak memory from 64 to 8192 CPUs and from 1 to 1024 nodes
-(a fresh process per point), the export read back by ``lstopo``/``lscpu`` when ``numa-hpe
+(a fresh process per point; raw data in ``benches/results/``), the export read back by ``lstopo``/``lscpu`` when ``numa-hpe
 export`` exists, and the 1000-configuration sweep (``benches/sweep_1000.py``).
 Needs ``pip install '.[bench,sweep]'``.
 """
@@ -39,6 +39,7 @@ out = {}
 if lstopo == "-":
     import numa_hpe
     fw = numa_hpe.Firmware.synthetic(topology, mem_per_node=mem).to_json()
+    numa_hpe.boot(numa_hpe.Firmware.synthetic("node:2 core:2"))  # warm-up: code pages, allocator
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     times = []
     for i in range(reps):
@@ -141,8 +142,12 @@ def plot(series: dict[str, list[dict[str, Any]]], png: Path) -> None:
         t_ax.errorbar(xs, [p["hpe"]["median"] for p in pts], marker="o", label="numa_hpe boot",
                       yerr=[[p["hpe"]["median"] - min(p["hpe"]["times"]) for p in pts],
                             [max(p["hpe"]["times"]) - p["hpe"]["median"] for p in pts]])
-        m_ax.plot(xs, [(p["hpe"]["rss_peak_kb"] - p["hpe"]["rss_base_kb"]) / 1024 for p in pts],
-                  marker="o", label="numa_hpe boot (peak RSS growth)")
+        m_ax.plot(xs, [p["hpe"]["rss_peak_kb"] / 1024 for p in pts], marker="o",
+                  label="numa_hpe process (peak RSS, incl. Python + numpy)")
+        grown = [(p["x"], (p["hpe"]["rss_peak_kb"] - p["hpe"]["rss_base_kb"]) / 1024) for p in pts]
+        grown = [(x, g) for x, g in grown if g > 0]
+        m_ax.plot([x for x, _ in grown], [g for _, g in grown], marker="o", linestyle="--",
+                  color="tab:blue", alpha=0.6, label="numa_hpe boot (peak RSS growth, > 0 only)")
         if all(p["lstopo"] for p in pts):
             t_ax.plot(xs, [p["lstopo"]["median"] for p in pts], marker="s", label="hwloc lstopo (synthetic)")
             m_ax.plot(xs, [p["lstopo"]["rss_peak_kb"] / 1024 for p in pts], marker="s",
@@ -182,8 +187,8 @@ def render(m: dict[str, str], bench: list[dict[str, Any]], series: dict[str, lis
     out += [f"| `{b['name']}` | {fmt_s(b['median'])} | {fmt_s(b['iqr'])} | {fmt_s(b['min'])} | "
             f"{fmt_s(b['max'])} | {b['rounds']} |" for b in bench]
     by = {b["name"]: b["median"] for b in bench}
-    ratios = [(f"boot 64 CPUs vs `lstopo` 64 PUs", "test_boot_64cpu_4node", "test_lstopo_synthetic[64cpu]"),
-              (f"boot 8192 CPUs / 1024 nodes vs `lstopo` 8192 PUs", "test_boot_8192cpu_1024node",
+    ratios = [("boot 64 CPUs vs `lstopo` 64 PUs", "test_boot_64cpu_4node", "test_lstopo_synthetic[64cpu]"),
+              ("boot 8192 CPUs / 1024 nodes vs `lstopo` 8192 PUs", "test_boot_8192cpu_1024node",
                "test_lstopo_synthetic[8192cpu]")]
     lines = [f"| {label} | {by[a] / by[b]:.2f}x |" for label, a, b in ratios if a in by and b in by]
     if lines:
@@ -192,7 +197,7 @@ def render(m: dict[str, str], bench: list[dict[str, Any]], series: dict[str, lis
             "Each point is a fresh process (median of up to 3 boots; one boot when the first takes "
             "over 2 s). Peak memory is the growth of `ru_maxrss` across the boots; for `lstopo` it "
             "is the child's peak RSS. hwloc's synthetic syntax has no distances, so `lstopo` "
-            "builds no SLIT.", "",
+            "builds no SLIT, and its times include starting the process (~20 ms).", "",
             "| topology | CPUs | nodes | numa_hpe boot (median, range) | peak mem growth | lstopo | lstopo peak RSS | ratio |",
             "|---|---|---|---|---|---|---|---|"]
     for key in ("cpus", "nodes"):
@@ -203,7 +208,7 @@ def render(m: dict[str, str], bench: list[dict[str, Any]], series: dict[str, lis
             lcol = (f"{fmt_s(ls['median'])} | {ls['rss_peak_kb'] / 1024:.0f} MiB | "
                     f"{h['median'] / ls['median']:.2f}x") if ls else "n/a | n/a | n/a"
             out.append(f"| `{p['topology']}` | {ncpu} | {nn} | {fmt_s(h['median'])} "
-                       f"(±{fmt_s(h['spread'] / 2)}) | {(h['rss_peak_kb'] - h['rss_base_kb']) / 1024:.1f} MiB | {lcol} |")
+                       f"({fmt_s(min(h['times']))} – {fmt_s(max(h['times']))}) | {(h['rss_peak_kb'] - h['rss_base_kb']) / 1024:.1f} MiB | {lcol} |")
     out += ["", "### Export read back by lstopo / lscpu", "", export, ""]
     if sweep:
         out += ["### Sweep of " + str(sweep["configs"]) + " configurations", "",
@@ -269,6 +274,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=None)
     ap.add_argument("--skip-pytest", action="store_true")
     ap.add_argument("--skip-sweep", action="store_true")
+    ap.add_argument("--render-only", action="store_true",
+                    help="re-render README.md/scaling.png from the saved results/*.json")
     a = ap.parse_args()
     out_dir = Path(a.out_dir) if a.out_dir else HERE
     if a.quick and a.out_dir is None:
@@ -279,6 +286,13 @@ def main() -> int:
     max_cpus = a.max_cpus or (512 if a.quick else 8192)
     max_nodes = a.max_nodes or (16 if a.quick else 1024)
     reps = a.repeat or (1 if a.quick else 3)
+    cmd = "python benches/report.py" + (" --quick" if a.quick else "")
+    if a.render_only:
+        saved = json.loads((results / "report.json").read_text())
+        m, bench, series, sweep, cmd = (saved[k] for k in ("machine", "bench", "series", "sweep", "cmd"))
+        plot(series, out_dir / "scaling.png")
+        (out_dir / "README.md").write_text(render(m, bench, series, sweep, export_check(), cmd, "scaling.png"))
+        return 0
     m = machine()
     bench = [] if a.skip_pytest else run_pytest_benchmarks(results / "pytest-benchmark.json", a.quick)
     series = scaling(max_cpus, max_nodes, reps)
@@ -291,7 +305,8 @@ def main() -> int:
         sweep = json.loads(sj.read_text())
     png = out_dir / "scaling.png"
     plot(series, png)
-    cmd = "python benches/report.py" + (" --quick" if a.quick else "")
+    (results / "report.json").write_text(json.dumps(
+        {"machine": m, "bench": bench, "series": series, "sweep": sweep, "cmd": cmd}, indent=1) + "\n")
     (out_dir / "README.md").write_text(render(m, bench, series, sweep, export_check(), cmd, png.name))
     print(f"report: wrote {out_dir / 'README.md'} and {png}", file=sys.stderr)
     return 0

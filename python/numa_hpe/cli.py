@@ -130,12 +130,14 @@ spec.toml:
   cmdline = ["", "numa=possible=8"]
   [[configs]]              # extra single configs (merged onto [base])
   firmware = "node:2 core:2"
+  firmware_args = { mem_per_node = "1G", maxmem = "8G", slots = 2 }
   scenario = ["add_memory 0x100000000 128M 1"]
   [run]                    # defaults for the options below
   executor = "process"     # process | thread | dask
   workers = 2
 
-The spec's directory is put on sys.path, so `module:function` may name a file beside it.
+The spec's directory is put on sys.path, so `module:function` may name a file beside it;
+the spec's `output` is relative to the spec's directory, -o to the current one.
 """
 
 
@@ -158,7 +160,7 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     kind = a.executor or run.get("executor", "process")
     workers = a.workers or int(run.get("workers", 2))
     scheduler = a.scheduler or run.get("scheduler")
-    output = a.output or spec.get("output")
+    output = a.output or (spec_path.parent / spec["output"] if spec.get("output") else None)
     chunksize = a.chunksize or run.get("chunksize")
     t0 = time.perf_counter()
     if kind == "dask":

@@ -179,7 +179,7 @@ class Machine:
 
     def echo(self, data: str, path: str) -> int:
         """``echo data > path`` (appends the newline echo adds)."""
-        return self._m.write(path, data + "\n")
+        return self.write(path, data + "\n")
 
     def listdir(self, path: str) -> list[str]:
         return self._m.listdir(path)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from .firmware import Firmware, default_firmware
 from .errors import InvalidDescriptionError
@@ -128,6 +130,79 @@ def cmd_tree(a: argparse.Namespace) -> int:
                 print(f"{'  ' * depth}{name}")
 
     walk(a.path, 0)
+    return 0
+
+
+SWEEP_HELP = """\
+Run a metric over a grid of firmware x command line x scenario configurations.
+
+spec.toml:
+  fn = "boot"              # built-in metric set (boot, memory) or "module:function"
+  output = "boot.csv"      # optional: .csv, .json or .parquet
+  [base]                   # keys every config shares
+  firmware_args = { mem_per_node = "1G" }
+  [axes]                   # every combination; dotted names nest into [base]
+  firmware = ["node:1 package:1 core:4 pu:2", "node:4 package:1 core:4 pu:2"]
+  cmdline = ["", "numa=possible=8"]
+  [[configs]]              # extra single configs (merged onto [base])
+  firmware = "node:2 core:2"
+  firmware_args = { mem_per_node = "1G", maxmem = "8G", slots = 2 }
+  scenario = ["add_memory 0x100000000 128M 1"]
+  [run]                    # defaults for the options below
+  executor = "process"     # process | thread | dask
+  workers = 2
+
+The spec's directory is put on sys.path, so `module:function` may name a file beside it;
+the spec's `output` is relative to the spec's directory, -o to the current one.
+"""
+
+
+def cmd_sweep(a: argparse.Namespace) -> int:
+    import concurrent.futures as cf
+    import time
+    import tomllib
+
+    from .sweep import configs_from_spec, sweep
+
+    spec_path = Path(a.spec)
+    try:
+        spec = tomllib.loads(spec_path.read_text())
+        configs = configs_from_spec(spec)
+    except (tomllib.TOMLDecodeError, ValueError) as e:
+        raise SystemExit(f"numa-hpe: {spec_path}: {e}") from None
+    run = spec.get("run") or {}
+    sys.path.insert(0, str(spec_path.resolve().parent))
+    fn = spec.get("fn", "boot")
+    kind = a.executor or run.get("executor", "process")
+    workers = a.workers or int(run.get("workers", 2))
+    scheduler = a.scheduler or run.get("scheduler")
+    output = a.output or (spec_path.parent / spec["output"] if spec.get("output") else None)
+    chunksize = a.chunksize or run.get("chunksize")
+    t0 = time.perf_counter()
+    if kind == "dask":
+        try:
+            distributed: Any = importlib.import_module("distributed")
+            Client, LocalCluster = distributed.Client, distributed.LocalCluster
+        except ImportError:
+            raise SystemExit("numa-hpe: the dask executor needs `pip install 'numa_hpe[sweep]'`")
+        if scheduler:
+            with Client(scheduler) as client:
+                result = sweep(configs, fn, client, chunksize=chunksize, progress=a.progress)
+        else:
+            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                              dashboard_address=None) as cluster, Client(cluster) as client:
+                result = sweep(configs, fn, client, chunksize=chunksize, progress=a.progress)
+    else:
+        pool = cf.ThreadPoolExecutor if kind == "thread" else cf.ProcessPoolExecutor
+        with pool(max_workers=workers) as ex:
+            result = sweep(configs, fn, ex, chunksize=chunksize, progress=a.progress)
+    elapsed = time.perf_counter() - t0
+    if output:
+        result.save(output)
+    else:
+        sys.stdout.write(result.to_csv())
+    print(f"numa-hpe: {len(result)} configs, {len(result.errors())} errors, {elapsed:.2f} s "
+          f"({kind}, {workers} workers){f' -> {output}' if output else ''}", file=sys.stderr)
     return 0
 
 
@@ -277,6 +352,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("path", nargs="?", default="/sys/devices/system")
     p.add_argument("--depth", type=int, default=2)
     p.set_defaults(fn=cmd_tree)
+    p = sub.add_parser("sweep", help="run a metric over a grid of configurations (TOML spec)",
+                       description=SWEEP_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("spec", help="TOML spec file")
+    p.add_argument("-o", "--output", help="output file: .csv, .json or .parquet (default: the "
+                   "spec's `output`, else CSV on stdout)")
+    p.add_argument("--executor", choices=["process", "thread", "dask"], default=None)
+    p.add_argument("--workers", type=int, default=None, help="local workers (default 2)")
+    p.add_argument("--scheduler", default=None,
+                   help="dask scheduler address (default: a LocalCluster of --workers processes)")
+    p.add_argument("--chunksize", type=int, default=None, help="configs per task")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: only when stderr is a terminal)")
+    p.set_defaults(fn=cmd_sweep)
     p = sub.add_parser("replay", help="replay an oracle case into OUT_DIR (compare.py input)")
     p.add_argument("case_dir")
     p.add_argument("-o", "--out", required=True)

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use numa_hpe_core::bitmap::Bitmap;
 use numa_hpe_core::error::{Errno, HpeError};
+use numa_hpe_core::export::{self, ExportOptions};
 use numa_hpe_core::notifier::{Event, Notifier};
 use numa_hpe_core::firmware::Firmware;
 use numa_hpe_core::machine::{KernelConfig, Machine, PatchsetVersion};
@@ -246,6 +247,41 @@ impl PyMachine {
             links.set_item(k, v)?;
         }
         Ok((files, links, PyList::new(py, snap.unreadable)?))
+    }
+
+    /// Write the tree below `dest` as real files (`dest/sys/...`, `dest/proc/...`); returns
+    /// `{"dirs", "files", "links", "bytes"}`. `progress(done, total)` is called now and then
+    /// from worker threads and must not use this machine.
+    #[pyo3(signature = (dest, roots = None, force = false, threads = None, progress = None))]
+    fn export<'py>(
+        &self,
+        py: Python<'py>,
+        dest: std::path::PathBuf,
+        roots: Option<Vec<String>>,
+        force: bool,
+        threads: Option<usize>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let mut opts = ExportOptions { force, ..ExportOptions::default() };
+        if let Some(r) = roots {
+            opts.roots = r;
+        }
+        if let Some(t) = threads {
+            opts.threads = t.max(1);
+        }
+        let report = |done: usize, total: usize| {
+            if let Some(cb) = &progress {
+                // A failing progress callback must not abort the export.
+                Python::attach(|py| drop(cb.call1(py, (done, total))));
+            }
+        };
+        let stats = py.detach(|| self.with(|m| export::export(m, &dest, &opts, &report)))??;
+        let d = PyDict::new(py);
+        d.set_item("dirs", stats.dirs)?;
+        d.set_item("files", stats.files)?;
+        d.set_item("links", stats.links)?;
+        d.set_item("bytes", stats.bytes)?;
+        Ok(d)
     }
 
     /// The kernel log lines (no timestamps).

@@ -234,6 +234,18 @@ impl PyMachine {
         })
     }
 
+    /// `st_mode` of a path as sysfs reports it (dirs 0o40755, links 0o120777, attributes
+    /// 0o100444 / 0o100644 / 0o100200), or None when it does not exist.
+    fn st_mode(&self, path: &str) -> PyResult<Option<u32>> {
+        self.with(|m| {
+            m.stat(path).map(|k| match k {
+                Kind::Dir => 0o40755,
+                Kind::Link(_) => 0o120777,
+                Kind::File(r, w) => 0o100000 | if r { 0o444 } else { 0 } | if w { 0o200 } else { 0 },
+            })
+        })
+    }
+
     /// `(files, links, unreadable)` of the whole tree below `root`.
     #[pyo3(signature = (root = "/"))]
     fn snapshot<'py>(&self, py: Python<'py>, root: &str) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>, Bound<'py, PyList>)> {

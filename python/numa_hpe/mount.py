@@ -27,9 +27,10 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import IO, Any, Callable, TypeVar
 
 from .machine import Machine
 
@@ -153,14 +154,17 @@ def serve(machine: Machine, mountpoint: str | Path, root: str = "/sys", debug: b
 
 
 def wait_mounted(mountpoint: str | Path, proc: subprocess.Popen[bytes] | None = None,
-                 timeout: float = 20.0) -> None:
+                 timeout: float = 20.0, errlog: IO[bytes] | None = None) -> None:
     """Poll (bounded) until ``mountpoint`` is a mount point; RuntimeError with the server's
-    stderr when it exits first, TimeoutError after ``timeout`` seconds."""
+    stderr (``errlog``) when ``proc`` exits first, TimeoutError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     delay = 0.005
     while not os.path.ismount(mountpoint):
         if proc is not None and proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            err = ""
+            if errlog is not None:
+                errlog.seek(0)
+                err = errlog.read().decode(errors="replace")
             raise RuntimeError(f"mount server exited with {proc.returncode}: {err.strip()}")
         if time.monotonic() > deadline:
             raise TimeoutError(f"{mountpoint} not mounted after {timeout} s")
@@ -171,18 +175,20 @@ def wait_mounted(mountpoint: str | Path, proc: subprocess.Popen[bytes] | None = 
 def spawn(machine: Machine, mountpoint: str | Path, root: str = "/sys",
           timeout: float = 20.0) -> subprocess.Popen[bytes]:
     """Serve ``machine`` (a saved copy) from a child process; returns once mounted."""
-    proc = subprocess.Popen([sys.executable, "-m", "numa_hpe.mount", str(mountpoint), "--root", root],
-                            stdin=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    assert proc.stdin is not None
-    proc.stdin.write(machine.save())
-    proc.stdin.close()
-    try:
-        wait_mounted(mountpoint, proc, timeout)
-    except BaseException:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        raise
+    with tempfile.TemporaryFile() as errlog:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "numa_hpe.mount", str(mountpoint), "--root", root],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errlog, start_new_session=True)
+        assert proc.stdin is not None
+        with proc.stdin:
+            proc.stdin.write(machine.save())
+        try:
+            wait_mounted(mountpoint, proc, timeout, errlog)
+        except BaseException:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            raise
     return proc
 
 

@@ -267,3 +267,26 @@ def test_progress_callback_reaches_total(tmp_path: Path) -> None:
     calls: list[tuple[int, int]] = []
     st = _numa4().export(tmp_path / "r", progress=lambda d, t: calls.append((d, t)))
     assert calls and calls[-1] == (st.files + st.links, st.files + st.links)
+
+
+# -- numactl (libnuma reads /sys/devices/system/node; it has no sysroot option) -----------------
+def test_numactl_hardware_in_a_private_bind_mount(exported: tuple[Case, numa_hpe.Machine, Path]) -> None:
+    _, m, dest = exported
+    numactl, unshare = _tool("numactl"), _tool("unshare")
+    script = (f"mount --make-rprivate / && mount --bind {dest}/sys/devices/system /sys/devices/system"
+              f" && exec {numactl} --hardware")
+    r = subprocess.run([unshare, "-m", "sh", "-c", script], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "LC_ALL": "C"})
+    if r.returncode != 0 and ("mount" in r.stderr or "unshare" in r.stderr):
+        pytest.skip(f"no private mount namespace here: {r.stderr.strip()}")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    nodes = [n for n in m.nodes() if n.online]
+    assert lines[0] == f"available: {len(nodes)} nodes ({m.read('/sys/devices/system/node/online').strip()})"
+    for n in nodes:
+        assert f"node {n.nid} cpus: {' '.join(map(str, n.cpus))}".rstrip() in lines
+        assert f"node {n.nid} size: {n.mem_total_kb // 1024} MB" in lines
+    dist = m.distance_matrix()
+    rows = lines[lines.index("node distances:") + 2:]
+    for n, row in zip(nodes, rows):
+        assert [int(x) for x in row.split(":")[1].split()] == [int(dist[n.nid, o.nid]) for o in nodes]

@@ -7,6 +7,8 @@
 //! `topology_sane` WARN_ONCE yields only its message line (no `cut here` block / backtrace);
 //! the patchset's fake socket is modelled by `CpuIds::fake_socket`.
 
+use std::collections::HashMap;
+
 use crate::bitmap::Bitmap;
 
 /// What CPUID / firmware says about one logical CPU.
@@ -80,6 +82,82 @@ pub struct SiblingMaps {
     /// numa_in_package as `native_smp_cpus_done` saw it: the scheduler topology (DIE level or
     /// not) is chosen once at boot. Set by [`SiblingMaps::smp_cpus_done`].
     pub sched_numa_in_package: bool,
+    /// The CPUs of `setup` bucketed by package, LLC id and L2 id (with the ids they were
+    /// linked with): the only CPUs `set_cpu_sibling_map` can link, so it needs not walk all.
+    links: LinkIndex,
+}
+
+/// Sorted CPU lists per id value.
+type Buckets = HashMap<u32, Vec<u32>>;
+
+/// Index of linked CPUs by the ids that decide every link (package, llc_id, l2c_id).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct LinkIndex {
+    /// (package, llc_id, l2c_id) each indexed CPU was indexed under.
+    key: HashMap<u32, (u32, u32, u32)>,
+    package: Buckets,
+    llc: Buckets,
+    l2c: Buckets,
+}
+
+impl LinkIndex {
+    fn insert(&mut self, cpu: usize, ids: &CpuIds) {
+        let cpu32 = cpu as u32;
+        let k = (ids.package, ids.llc_id, ids.l2c_id);
+        if self.key.get(&cpu32) == Some(&k) {
+            return;
+        }
+        self.remove(cpu);
+        self.key.insert(cpu32, k);
+        for (b, v) in [
+            (&mut self.package, k.0),
+            (&mut self.llc, k.1),
+            (&mut self.l2c, k.2),
+        ] {
+            let l = b.entry(v).or_default();
+            if let Err(p) = l.binary_search(&cpu32) {
+                l.insert(p, cpu32);
+            }
+        }
+    }
+
+    fn remove(&mut self, cpu: usize) {
+        let cpu32 = cpu as u32;
+        let Some(k) = self.key.remove(&cpu32) else {
+            return;
+        };
+        for (b, v) in [
+            (&mut self.package, k.0),
+            (&mut self.llc, k.1),
+            (&mut self.l2c, k.2),
+        ] {
+            if let Some(l) = b.get_mut(&v) {
+                if let Ok(p) = l.binary_search(&cpu32) {
+                    l.remove(p);
+                }
+                if l.is_empty() {
+                    b.remove(&v);
+                }
+            }
+        }
+    }
+
+    /// Indexed CPUs sharing the package, the LLC id or the L2 id of `ids`, ascending.
+    fn candidates(&self, ids: &CpuIds) -> Vec<usize> {
+        let mut v: Vec<usize> = Vec::new();
+        for (b, k) in [
+            (&self.package, ids.package),
+            (&self.llc, ids.llc_id),
+            (&self.l2c, ids.l2c_id),
+        ] {
+            if let Some(l) = b.get(&k) {
+                v.extend(l.iter().map(|&c| c as usize));
+            }
+        }
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
 }
 
 impl SiblingMaps {
@@ -99,6 +177,7 @@ impl SiblingMaps {
             intel_snc: true,
             sane_warned: false,
             sched_numa_in_package: false,
+            links: LinkIndex::default(),
         }
     }
 
@@ -144,10 +223,28 @@ impl SiblingMaps {
         if cpu >= n || cpu >= ids.len() {
             return;
         }
-        // The kernel walks cpu_sibling_setup_mask, which holds exactly the linked CPUs.
+        // The kernel walks cpu_sibling_setup_mask, which holds exactly the linked CPUs; only
+        // those sharing the package, LLC or L2 id can be linked, so walk just those (the index
+        // holds each linked CPU under the ids it had then: a linked CPU's ids do not change).
+        for (wi, (s, &o)) in self.setup.words().iter().zip(online.words()).enumerate() {
+            let mut new = o & !s;
+            while new != 0 {
+                let i = wi * 64 + new.trailing_zeros() as usize;
+                new &= new - 1;
+                if i < ids.len() {
+                    self.links.insert(i, &ids[i]);
+                }
+            }
+        }
         self.setup.or_assign(online);
         self.setup.set(cpu);
-        let others: Vec<usize> = self.setup.iter().filter(|&i| i < ids.len()).collect();
+        self.links.insert(cpu, &ids[cpu]);
+        let others: Vec<usize> = self
+            .links
+            .candidates(&ids[cpu])
+            .into_iter()
+            .filter(|&i| self.setup.test(i))
+            .collect();
         let c = ids[cpu];
         for &i in &others {
             if i == cpu {
@@ -234,6 +331,7 @@ impl SiblingMaps {
         }
         self.booted_cores[cpu] = 0;
         self.setup.clear(cpu);
+        self.links.remove(cpu);
     }
 }
 

@@ -85,26 +85,60 @@ impl SchedDomains {
     #[must_use]
     pub fn debugfs_files(&self, cpu: usize) -> Vec<(usize, &'static str, String)> {
         let mut out = Vec::new();
-        for (i, d) in self.per_cpu.get(cpu).into_iter().flatten().enumerate() {
-            let mut flags = String::new();
-            for (bit, name) in SD_FLAG_NAMES.iter().enumerate() {
-                if d.flags >> bit & 1 != 0 {
-                    flags.push_str(name);
-                    flags.push(' ');
+        for i in 0..self.debugfs_domain_count(cpu) {
+            for name in DEBUGFS_ATTRS {
+                if let Some(s) = self.debugfs_attr(cpu, i, name) {
+                    out.push((i, name, s));
                 }
             }
-            flags.push('\n');
-            out.push((i, "name", format!("{}\n", d.name)));
-            out.push((i, "flags", flags));
-            out.push((i, "min_interval", format!("{}\n", d.min_interval)));
-            out.push((i, "max_interval", format!("{}\n", d.max_interval)));
-            out.push((i, "busy_factor", format!("{}\n", d.busy_factor)));
-            out.push((i, "imbalance_pct", format!("{}\n", d.imbalance_pct)));
-            out.push((i, "cache_nice_tries", format!("{}\n", d.cache_nice_tries)));
         }
         out
     }
+
+    /// Number of `domainN` directories of `cpu` (0 for an inactive CPU or a NULL domain).
+    #[must_use]
+    pub fn debugfs_domain_count(&self, cpu: usize) -> usize {
+        self.per_cpu.get(cpu).map_or(0, Vec::len)
+    }
+
+    /// Content of one debugfs file `sched/domains/cpu<cpu>/domain<dom>/<name>` for the
+    /// attributes of [`DEBUGFS_ATTRS`] (None for another name or a missing domain). O(1).
+    #[must_use]
+    pub fn debugfs_attr(&self, cpu: usize, dom: usize, name: &str) -> Option<String> {
+        let d = self.per_cpu.get(cpu)?.get(dom)?;
+        Some(match name {
+            "name" => format!("{}\n", d.name),
+            "flags" => {
+                let mut flags = String::with_capacity(160);
+                for (bit, name) in SD_FLAG_NAMES.iter().enumerate() {
+                    if d.flags >> bit & 1 != 0 {
+                        flags.push_str(name);
+                        flags.push(' ');
+                    }
+                }
+                flags.push('\n');
+                flags
+            }
+            "min_interval" => format!("{}\n", d.min_interval),
+            "max_interval" => format!("{}\n", d.max_interval),
+            "busy_factor" => format!("{}\n", d.busy_factor),
+            "imbalance_pct" => format!("{}\n", d.imbalance_pct),
+            "cache_nice_tries" => format!("{}\n", d.cache_nice_tries),
+            _ => return None,
+        })
+    }
 }
+
+/// The attributes [`SchedDomains::debugfs_attr`] knows, in `debugfs_files` order.
+pub const DEBUGFS_ATTRS: [&str; 7] = [
+    "name",
+    "flags",
+    "min_interval",
+    "max_interval",
+    "busy_factor",
+    "imbalance_pct",
+    "cache_nice_tries",
+];
 
 /// The dmesg lines of a rebuild after a CPU hotplug event, in the kernel's order, when
 /// `sched_verbose` is on: nothing when the active set did not change (partition keeps the

@@ -17,7 +17,7 @@ use crate::bitmap::Bitmap;
 use crate::cpu_topology::SiblingMaps;
 use crate::sched_groups::{Chains, GroupBuilder, GroupRef, HashMap, Spans, NONE};
 
-pub use crate::sched_debug::rebuild_lines;
+pub use crate::sched_debug::{rebuild_lines, DEBUGFS_ATTRS};
 
 /// SD flag bits (include/linux/sched/sd_flags.h, 6.1 order).
 pub const SD_BALANCE_NEWIDLE: u32 = 1 << 0;
@@ -109,6 +109,9 @@ impl SchedGroup {
 /// The attached hierarchy of every active CPU (empty for a CPU with a NULL domain).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SchedDomains {
+    /// The span table of the build, kept for [`SchedDomains::rebuild`] (not part of the value:
+    /// ignored by `==`, dropped by `clone`).
+    cache: BuildCache,
     pub per_cpu: Vec<Vec<Arc<SchedDomain>>>,
     /// The root domain span (cpu_map of the build).
     pub span: Bitmap,
@@ -116,6 +119,48 @@ pub struct SchedDomains {
     pub warnings: Vec<String>,
     /// `topology_span_sane` failed: nothing was attached.
     pub failed: bool,
+}
+
+/// Interned spans kept between builds.
+#[derive(Default)]
+struct BuildCache(Option<Box<Spans>>);
+
+impl Clone for BuildCache {
+    fn clone(&self) -> Self {
+        BuildCache(None)
+    }
+}
+
+impl PartialEq for BuildCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for BuildCache {}
+
+impl std::fmt::Debug for BuildCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BuildCache")
+    }
+}
+
+impl SchedDomains {
+    /// Replace these domains by the ones [`build_sched_domains`] builds from `input` (the
+    /// result is equal to a full build), reusing the previous build's span table and per-CPU
+    /// vectors: no cpumask is allocated again unless it is new.
+    pub fn rebuild(&mut self, input: &SchedInput<'_>) {
+        let n = input.nr_cpu_ids;
+        let spans = match self.cache.0.take() {
+            // Spans never go away from a kept table: start afresh when it has grown a lot.
+            Some(s) if s.nbits == n && s.len() < 4 * n + 4096 => s,
+            _ => Box::new(Spans::new(n)),
+        };
+        let mut per_cpu = std::mem::take(&mut self.per_cpu);
+        per_cpu.resize_with(n, Vec::new);
+        per_cpu.truncate(n);
+        *self = build(input, spans, per_cpu);
+    }
 }
 
 /// One topology level (struct sched_domain_topology_level).
@@ -280,6 +325,8 @@ fn level_masks(
         return (levels, ids);
     };
     let nn = nodes.len();
+    let node_pos: HashMap<usize, usize> =
+        nodes.iter().enumerate().map(|(a, &nd)| (nd, a)).collect();
     let empty = spans.intern(&Bitmap::new(n));
     for (j, &d) in dists.iter().enumerate() {
         let name = if j == 0 { "NODE" } else { "NUMA" };
@@ -295,7 +342,7 @@ fn level_masks(
         let mut per_node: HashMap<usize, u32> = HashMap::default();
         for &nd in node_cpus.keys() {
             let mut set = vec![0u64; nn.div_ceil(64)];
-            match nodes.iter().position(|&x| x == nd) {
+            match node_pos.get(&nd).copied() {
                 Some(a) => {
                     for b in 0..nn {
                         if u32::from(matrix[a * nn + b]) <= d {
@@ -354,20 +401,32 @@ fn insane_masks(spans: &Spans, masks: &[u32], cpus: &[usize], n: usize) -> Vec<u
 #[must_use]
 pub fn build_sched_domains(input: &SchedInput<'_>) -> SchedDomains {
     let n = input.nr_cpu_ids;
+    build(input, Box::new(Spans::new(n)), vec![Vec::new(); n])
+}
+
+/// The build, on a span table (empty or kept) and per-CPU vectors to fill (any content).
+fn build(
+    input: &SchedInput<'_>,
+    mut spans_box: Box<Spans>,
+    mut per_cpu: Vec<Vec<Arc<SchedDomain>>>,
+) -> SchedDomains {
+    let n = input.nr_cpu_ids;
     let mut cpu_map = input.active.clone();
     cpu_map.resize(n);
     let cpus: Vec<usize> = cpu_map.iter().collect();
+    per_cpu.iter_mut().for_each(Vec::clear);
     let mut out = SchedDomains {
-        per_cpu: vec![Vec::new(); n],
+        per_cpu,
         span: cpu_map.clone(),
         ..Default::default()
     };
     if cpus.is_empty() {
+        out.cache = BuildCache(Some(spans_box));
         return out;
     }
-    let mut spans = Spans::default();
+    let spans: &mut Spans = &mut spans_box;
     let map_id = spans.intern(&cpu_map);
-    let (levels, mask_ids) = level_masks(input, &mut spans, &cpus);
+    let (levels, mask_ids) = level_masks(input, spans, &cpus);
     let insane: Vec<Vec<u32>> = levels
         .iter()
         .zip(&mask_ids)
@@ -375,7 +434,7 @@ pub fn build_sched_domains(input: &SchedInput<'_>) -> SchedDomains {
             if l.overlap {
                 Vec::new()
             } else {
-                insane_masks(&spans, m, &cpus, n)
+                insane_masks(spans, m, &cpus, n)
             }
         })
         .collect();
@@ -390,10 +449,15 @@ pub fn build_sched_domains(input: &SchedInput<'_>) -> SchedDomains {
             let m = mask_ids[li][c];
             if insane[li].contains(&m) {
                 out.failed = true;
-                out.per_cpu = vec![Vec::new(); n];
+                out.per_cpu.iter_mut().for_each(Vec::clear);
+                out.cache = BuildCache(Some(spans_box));
                 return out;
             }
             let mut s = *and_memo.entry(m).or_insert_with(|| {
+                // Masks are mostly made of active CPUs: then the AND is the mask itself.
+                if spans.subset(m, map_id) {
+                    return m;
+                }
                 let b = spans.get(m).and(&cpu_map);
                 spans.intern(&b)
             });
@@ -422,9 +486,11 @@ pub fn build_sched_domains(input: &SchedInput<'_>) -> SchedDomains {
     }
     let chains = Chains { span_at };
     let params: Vec<(u32, u32, u32)> = levels.iter().map(sd_params).collect();
-    let mut gb = GroupBuilder::new(&mut spans, &chains);
-    let mut raws: Vec<Vec<Raw>> = vec![Vec::new(); n];
+    let mut gb = GroupBuilder::new(spans, &chains);
+    let mut memo: HashMap<(usize, u32, u32, Variant, u32), Arc<SchedDomain>> = HashMap::default();
+    let mut keep: Vec<Raw> = Vec::with_capacity(levels.len());
     for &c in &cpus {
+        keep.clear();
         for (li, l) in levels.iter().enumerate() {
             let s = chains.span_at[li][c];
             if s == NONE {
@@ -438,7 +504,7 @@ pub fn build_sched_domains(input: &SchedInput<'_>) -> SchedDomains {
                 (Variant::Plain(pos as u32), cycle.len())
             };
             let weight = gb.spans.weight[s as usize];
-            raws[c].push(Raw {
+            keep.push(Raw {
                 level: li,
                 span: s,
                 flags: params[li].0,
@@ -447,13 +513,10 @@ pub fn build_sched_domains(input: &SchedInput<'_>) -> SchedDomains {
                 groups,
             });
         }
-    }
-    let mut memo: HashMap<(usize, u32, u32, Variant, u32), Arc<SchedDomain>> = HashMap::default();
-    for &c in &cpus {
-        let mut keep = std::mem::take(&mut raws[c]);
         degenerate(&mut keep);
-        let mut list = Vec::with_capacity(keep.len());
-        for r in keep {
+        let list = &mut out.per_cpu[c];
+        list.reserve(keep.len());
+        for r in &keep {
             let mask_w = gb.spans.weight[mask_ids[r.level][c] as usize];
             let key = (r.level, r.span, r.flags, r.groups, mask_w);
             let d = if let Some(d) = memo.get(&key) {
@@ -495,8 +558,9 @@ pub fn build_sched_domains(input: &SchedInput<'_>) -> SchedDomains {
             };
             list.push(d);
         }
-        out.per_cpu[c] = list;
     }
+    drop(gb);
+    out.cache = BuildCache(Some(spans_box));
     out
 }
 

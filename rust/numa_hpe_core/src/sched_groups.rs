@@ -43,9 +43,14 @@ pub(crate) type HashMap<K, V> = StdHashMap<K, V, BuildHasherDefault<FxHasher>>;
 /// "No domain at this level" in a chain table.
 pub(crate) const NONE: u32 = u32::MAX;
 
-/// Interned cpumasks: equal contents get the same id.
+/// Interned cpumasks: equal contents get the same id. Spans are immutable, so a table can
+/// be kept from one build to the next (ids stay valid; only the memo tables are per build).
 #[derive(Default)]
 pub(crate) struct Spans {
+    /// Width of every span (nr_cpu_ids).
+    pub nbits: usize,
+    /// Id of `{cpu}` per CPU (NONE until first needed).
+    pub singles: Vec<u32>,
     pub bits: Vec<Arc<Bitmap>>,
     pub weight: Vec<u32>,
     /// Non-zero word range of each span.
@@ -66,6 +71,34 @@ fn span_key(b: &Bitmap) -> (u64, usize, usize) {
 }
 
 impl Spans {
+    /// An empty table for masks of `nbits` bits.
+    pub fn new(nbits: usize) -> Self {
+        Spans {
+            nbits,
+            singles: vec![NONE; nbits],
+            ..Default::default()
+        }
+    }
+
+    /// Number of interned spans.
+    pub fn len(&self) -> usize {
+        self.bits.len()
+    }
+
+    /// Id of `{cpu}`.
+    pub fn singleton(&mut self, cpu: usize) -> u32 {
+        match self.singles.get(cpu) {
+            Some(&id) if id != NONE => id,
+            _ => {
+                let id = self.intern(&Bitmap::from_bits(self.nbits, [cpu]));
+                if let Some(s) = self.singles.get_mut(cpu) {
+                    *s = id;
+                }
+                id
+            }
+        }
+    }
+
     /// Id of `b`, adding it when new.
     pub fn intern(&mut self, b: &Bitmap) -> u32 {
         let (h, lo, hi) = span_key(b);
@@ -186,7 +219,6 @@ pub(crate) struct GroupBuilder<'a> {
     /// Non-overlap levels: (level, span) -> groups in the order of the last CPU that linked
     /// them (the kernel's sched_group `next` pointers are shared per level and first CPU).
     cycles: HashMap<(usize, u32), Vec<u32>>,
-    singletons: HashMap<usize, u32>,
     balance: HashMap<(usize, u32), u32>,
     /// Overlap walks: (level, span, own group, first uncovered CPU) -> groups.
     overlap: HashMap<(usize, u32, u32, usize), u32>,
@@ -200,7 +232,6 @@ impl<'a> GroupBuilder<'a> {
             spans,
             chains,
             cycles: HashMap::default(),
-            singletons: HashMap::default(),
             balance: HashMap::default(),
             overlap: HashMap::default(),
             overlap_groups: Vec::new(),
@@ -209,13 +240,7 @@ impl<'a> GroupBuilder<'a> {
     }
 
     fn singleton(&mut self, cpu: usize) -> u32 {
-        if let Some(&id) = self.singletons.get(&cpu) {
-            return id;
-        }
-        let n = self.spans.get(0).nbits();
-        let id = self.spans.intern(&Bitmap::from_bits(n, [cpu]));
-        self.singletons.insert(cpu, id);
-        id
+        self.spans.singleton(cpu)
     }
 
     /// get_group's span for CPU i at `level`: its child domain's span, or {i}.

@@ -1,7 +1,9 @@
 //! Timing of a full sched-domain build and of a rebuild after one CPU online on a large
-//! machine: `cargo test -p numa_hpe_core --release --test sched_perf -- --ignored --nocapture`.
+//! machine (8192 CPUs, 1024 nodes), plus boot-time `set_cpu_sibling_map`, the sched_verbose
+//! lines and reading every debugfs file:
+//! `cargo test -p numa_hpe_core --release --test sched_perf -- --ignored --nocapture`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use numa_hpe_core::bitmap::Bitmap;
 use numa_hpe_core::cpu_topology::{CpuIds, SiblingMaps};
@@ -24,6 +26,11 @@ fn distance(a: usize, b: usize) -> u32 {
     }
 }
 
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
 #[test]
 #[ignore = "timing; run with --release"]
 fn build_8192_cpus_1024_nodes() {
@@ -44,47 +51,116 @@ fn build_8192_cpus_1024_nodes() {
             }
         })
         .collect();
-    // Direct construction (set_cpu_sibling_map is O(n) per CPU and not what is timed).
+    // Boot: set_cpu_sibling_map for every CPU in order (the caller's clones not timed).
     let mut sib = SiblingMaps::new(CPUS);
+    let mut online = Bitmap::new(CPUS);
+    let mut warn = Vec::new();
+    let mut sib_t = Duration::ZERO;
     for c in 0..CPUS {
-        let core = Bitmap::from_bits(CPUS, [c & !1, c | 1]);
-        let pkg = Bitmap::from_bits(CPUS, (c & !7)..(c & !7) + 8);
-        sib.smt[c] = core.clone();
-        sib.cluster[c] = core;
-        sib.llc[c] = pkg.clone();
-        sib.die[c] = pkg.clone();
-        sib.package[c] = pkg;
+        let t = Instant::now();
+        sib.set_cpu_sibling_map(c, &ids, &online, &mut warn);
+        sib_t += t.elapsed();
+        online.set(c);
     }
     sib.smp_cpus_done();
+    for c in (0..CPUS).step_by(97) {
+        let core = Bitmap::from_bits(CPUS, [c & !1, c | 1]);
+        let pkg = Bitmap::from_bits(CPUS, (c & !7)..(c & !7) + 8);
+        assert_eq!((&sib.smt[c], &sib.cluster[c]), (&core, &core));
+        assert_eq!(
+            (&sib.llc[c], &sib.die[c], &sib.package[c]),
+            (&pkg, &pkg, &pkg)
+        );
+    }
     let cpu_node: Vec<u32> = ids.iter().map(|i| i.node).collect();
     let nodes = Bitmap::from_bits(NODES, 0..NODES);
     let mut active = Bitmap::from_bits(CPUS, 0..CPUS);
-    let build = |active: &Bitmap| {
+    let build = |active: &Bitmap, sib: &SiblingMaps| {
         build_sched_domains(&SchedInput {
             nr_cpu_ids: CPUS,
             active,
-            siblings: &sib,
+            siblings: sib,
             cpu_node: &cpu_node,
             cpu_nodes: &nodes,
             distance: &distance,
         })
     };
-    let t = Instant::now();
-    let full = build(&active);
-    let full_t = t.elapsed();
+    let mut fulls = Vec::new();
+    let mut full = build(&active, &sib);
+    for _ in 0..7 {
+        let t = Instant::now();
+        let d = build(&active, &sib);
+        fulls.push(t.elapsed());
+        full = d;
+    }
     assert_eq!(full.per_cpu[0].len(), 5, "SMT MC NUMA NUMA NUMA");
-    active.clear(4000);
-    let old = active.clone();
-    let _ = build(&active);
-    active.set(4000);
-    let t = Instant::now();
-    let re = build(&active);
-    let re_t = t.elapsed();
+
+    // Rebuild (`SchedDomains::rebuild`, as the machine does on hotplug) after one CPU goes
+    // online (offline first, then back on).
+    let mut res = Vec::new();
+    let mut last = None;
+    let mut cur = build(&active, &sib);
+    let rebuild = |cur: &mut numa_hpe_core::sched_domain::SchedDomains,
+                   active: &Bitmap,
+                   sib: &SiblingMaps| {
+        cur.rebuild(&SchedInput {
+            nr_cpu_ids: CPUS,
+            active,
+            siblings: sib,
+            cpu_node: &cpu_node,
+            cpu_nodes: &nodes,
+            distance: &distance,
+        });
+    };
+    for cpu in [4000, 1, 8191, 77, 2048, 5555, 13] {
+        sib.remove_siblinginfo(cpu);
+        active.clear(cpu);
+        let old = active.clone();
+        rebuild(&mut cur, &active, &sib);
+        sib.set_cpu_sibling_map(cpu, &ids, &active, &mut warn);
+        active.set(cpu);
+        let t = Instant::now();
+        rebuild(&mut cur, &active, &sib);
+        res.push(t.elapsed());
+        last = Some(old);
+    }
+    let old = last.unwrap();
+    let re = cur;
+    assert_eq!(re, full);
     let t = Instant::now();
     let lines = rebuild_lines(&old, &re);
     let lines_t = t.elapsed();
+
+    // Every debugfs file of every CPU, one call per file (`debugfs_attr`).
+    let t = Instant::now();
+    let mut files = 0usize;
+    let mut bytes = 0usize;
+    for cpu in 0..CPUS {
+        let n = re.debugfs_domain_count(cpu);
+        for dom in 0..n {
+            for attr in [
+                "name",
+                "flags",
+                "min_interval",
+                "max_interval",
+                "busy_factor",
+                "imbalance_pct",
+                "cache_nice_tries",
+                "flags",
+            ] {
+                let s = re.debugfs_attr(cpu, dom, attr).unwrap();
+                bytes += s.len();
+                files += 1;
+            }
+        }
+    }
+    let dbg_t = t.elapsed();
     eprintln!(
-        "full build {full_t:?}; rebuild after one CPU online {re_t:?}; its {} dmesg lines {lines_t:?}",
+        "set_cpu_sibling_map x{CPUS}: {sib_t:?}; full build median {:?} (runs {fulls:?}); \
+         rebuild after one CPU online median {:?} (runs {res:?}); its {} dmesg lines {lines_t:?}; \
+         {files} debugfs reads ({bytes} bytes) {dbg_t:?}",
+        median(fulls.clone()),
+        median(res.clone()),
         lines.len()
     );
 }

@@ -54,9 +54,9 @@ fn topo(valid_dist: bool) -> impl Strategy<Value = Topo> {
     })
 }
 
-fn build(t: &Topo) -> (SchedDomains, Bitmap) {
+fn ids_of(t: &Topo) -> Vec<CpuIds> {
     let n = (t.threads * t.cores * t.packages) as usize;
-    let ids: Vec<CpuIds> = (0..n as u32)
+    (0..n as u32)
         .map(|c| {
             let (thread, core, package) = (
                 c % t.threads,
@@ -77,15 +77,27 @@ fn build(t: &Topo) -> (SchedDomains, Bitmap) {
                 ..Default::default()
             }
         })
-        .collect();
+        .collect()
+}
+
+/// Sibling maps after booting the CPUs of `active` in order.
+fn siblings(ids: &[CpuIds], active: &Bitmap) -> SiblingMaps {
+    let n = ids.len();
     let mut sib = SiblingMaps::new(n);
     let mut online = Bitmap::new(n);
-    let mut warn = Vec::new();
-    for c in (0..n).filter(|&c| t.active[c]) {
-        sib.set_cpu_sibling_map(c, &ids, &online, &mut warn);
+    for c in active.iter() {
+        sib.set_cpu_sibling_map(c, ids, &online, &mut Vec::new());
         online.set(c);
     }
     sib.smp_cpus_done();
+    sib
+}
+
+fn build(t: &Topo) -> (SchedDomains, Bitmap) {
+    let n = (t.threads * t.cores * t.packages) as usize;
+    let ids = ids_of(t);
+    let online = Bitmap::from_bits(n, (0..n).filter(|&c| t.active[c]));
+    let sib = siblings(&ids, &online);
     let cpu_node: Vec<u32> = ids.iter().map(|i| i.node).collect();
     let nodes = Bitmap::from_bits(4, online.iter().map(|c| cpu_node[c] as usize));
     let dist = |a: usize, b: usize| t.dist[a][b];
@@ -131,6 +143,47 @@ proptest! {
                 prop_assert!(sd.span.weight() > 1);
             }
             prop_assert!(!d.debugfs_files(cpu).is_empty() || doms.is_empty());
+        }
+    }
+
+    /// `SchedDomains::rebuild` after each CPU online/offline (as the machine calls it) equals
+    /// a full build, domains and sched_verbose text alike.
+    #[test]
+    fn rebuild_equals_full_build(t in topo(true), seq in proptest::collection::vec(0usize..24, 1..12)) {
+        let (mut cur, mut online) = build(&t);
+        let n = online.nbits();
+        let ids = ids_of(&t);
+        let mut sib = siblings(&ids, &online);
+        let cpu_node: Vec<u32> = ids.iter().map(|i| i.node).collect();
+        let dist = |a: usize, b: usize| t.dist[a][b];
+        for step in seq {
+            let cpu = step % n;
+            if online.test(cpu) {
+                if online.weight() == 1 {
+                    continue;
+                }
+                sib.remove_siblinginfo(cpu);
+                online.clear(cpu);
+            } else {
+                sib.set_cpu_sibling_map(cpu, &ids, &online, &mut Vec::new());
+                online.set(cpu);
+            }
+            let nodes = Bitmap::from_bits(4, online.iter().map(|c| cpu_node[c] as usize));
+            let input = SchedInput {
+                nr_cpu_ids: n,
+                active: &online,
+                siblings: &sib,
+                cpu_node: &cpu_node,
+                cpu_nodes: &nodes,
+                distance: &dist,
+            };
+            let full = build_sched_domains(&input);
+            cur.rebuild(&input);
+            prop_assert_eq!(&cur, &full);
+            prop_assert_eq!(cur.attach_lines(), full.attach_lines());
+            for c in 0..n {
+                prop_assert_eq!(cur.debugfs_files(c), full.debugfs_files(c));
+            }
         }
     }
 

@@ -147,24 +147,22 @@ impl CpuMasks {
 
     /// `link_mask(cpu, i)` for every `i` of `others` (without `cpu`) plus `cpu`'s own bit.
     fn link(&mut self, cpu: usize, others: &[usize]) {
-        self.assign_bit(others, cpu, true);
-        let old = &self.masks[cpu];
-        let added = others.iter().chain([&cpu]).filter(|&&i| !old.test(i)).count();
-        if added == 0 {
-            return;
+        if !others.is_empty() {
+            self.assign_bit(others, cpu, true);
         }
-        let want = old.weight() + added;
-        if let Some(&o) = others.first() {
-            // Usually the siblings' (just updated) mask is exactly cpu's new one: share it.
+        let old = &self.masks[cpu];
+        let old_empty = Arc::ptr_eq(old, &self.empty);
+        if let (true, Some(&o)) = (old_empty, others.first()) {
+            // Usually the siblings' (just updated) mask is exactly cpu's new one,
+            // others + cpu: share it.
             let cand = &self.masks[o];
-            if cand.weight() == want
-                && cand.test(cpu)
-                && others.iter().all(|&i| cand.test(i))
-                && old.is_subset(cand)
-            {
+            if exactly(cand, cpu, others) {
                 self.masks[cpu] = Arc::clone(cand);
                 return;
             }
+        }
+        if !old_empty && old.test(cpu) && others.iter().all(|&i| old.test(i)) {
+            return;
         }
         self.modify(&[cpu], |b| {
             b.set(cpu);
@@ -180,6 +178,21 @@ impl CpuMasks {
         self.assign_bit(&sibs, cpu, false);
         self.masks[cpu] = Arc::clone(&self.empty);
     }
+}
+
+/// Whether `b` holds exactly `cpu` and `others` (word compare, no per-bit walk).
+fn exactly(b: &Bitmap, cpu: usize, others: &[usize]) -> bool {
+    let lo = others.iter().fold(cpu, |m, &i| m.min(i)) / 64;
+    let hi = others.iter().fold(cpu, |m, &i| m.max(i)) / 64 + 1;
+    let w = b.words();
+    if hi > w.len() {
+        return false;
+    }
+    let mut want = vec![0u64; hi - lo];
+    for &i in others.iter().chain([&cpu]) {
+        want[i / 64 - lo] |= 1 << (i % 64);
+    }
+    w[lo..hi] == want[..] && w[..lo].iter().chain(&w[hi..]).all(|&x| x == 0)
 }
 
 impl std::ops::Index<usize> for CpuMasks {

@@ -10,6 +10,7 @@ from typing import Any
 
 from .errors import StepNotImplementedError
 from .machine import Machine, errno_name
+from .minish import MiniSh
 
 
 def run_step(m: Machine, i: int, st: dict[str, Any]) -> dict[str, Any]:
@@ -44,16 +45,26 @@ def run_step(m: Machine, i: int, st: dict[str, Any]) -> dict[str, Any]:
         except OSError as e:
             # insert failures are invisible to user space: the device is just not there
             res["result"] = "rejected" if kind.startswith("add_") else errno_name(e)
+    elif "shell" in st:
+        rc, out = MiniSh(m).run(st["shell"])
+        res.update(rc=rc, stdout=out)
     else:
         kinds = sorted(k for k in st if k not in ("label", "oracle_index"))
         raise StepNotImplementedError(f"step {i}: step kind {kinds} is not implemented")
     return res
 
 
+HARNESS_CMDLINE = "console=ttyS0 panic=-1 log_buf_len=16M"
+
+
 def case_cmdline(case: dict[str, Any]) -> str:
     """The command line the kernel really booted with: the harness' parameters
     (``console=ttyS0 panic=-1 log_buf_len=16M``) matter, as ``log_buf_len`` reserves memory."""
-    return str(case.get("source", {}).get("kernel_cmdline") or case.get("cmdline", ""))
+    full = case.get("source", {}).get("kernel_cmdline")
+    if full:
+        return str(full)
+    # every oracle run booted with the harness' parameters in front of the case's own
+    return " ".join(filter(None, [HARNESS_CMDLINE, str(case.get("cmdline", ""))]))
 
 
 def replay(case_dir: str | Path, out_dir: str | Path) -> list[dict[str, Any]]:

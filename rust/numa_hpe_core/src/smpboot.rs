@@ -210,6 +210,13 @@ impl Machine {
         }
     }
 
+    /// A full `partition_sched_domains` rebuild over the online CPUs (as after a hotplug
+    /// event), with its `sched_verbose` lines.
+    pub fn rebuild_sched_domains_now(&mut self) {
+        let old = self.cpus.online.clone();
+        self.rebuild_sched_domains(Some(&old));
+    }
+
     /// Rebuild the sched domains from the current online CPUs; print the `sched_verbose` lines
     /// (a rebuild after hotplug first detaches `old_active`).
     pub(crate) fn rebuild_sched_domains(&mut self, old_active: Option<&Bitmap>) {

@@ -59,8 +59,9 @@ impl Machine {
         self.emit(Event::CpuGoingOffline { cpu: cpu as u32 })?;
         let old = self.cpus.online.clone();
         self.tear_down_cpu(cpu);
-        self.rebuild_sched_domains(Some(&old));
+        // the CPU dies first; the domain rebuild runs as a work item once hotplug is done
         self.dmesg.push(format!("smpboot: CPU {cpu} is now offline"));
+        self.rebuild_sched_domains(Some(&old));
         let _ = self.emit(Event::CpuOffline { cpu: cpu as u32 });
         Ok(())
     }

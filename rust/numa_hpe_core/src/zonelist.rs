@@ -33,36 +33,70 @@ pub fn build_node_order(input: &ZonelistInput<'_>, local: usize, node_load: &mut
 }
 
 /// [`build_node_order`] with the N_MEMORY node list computed once per pass.
+///
+/// The candidates are ordered by (value, node_load, id) with value = distance + (n < local) +
+/// has_cpus -- the kernel's `value * MAX_NUMNODES + node_load` with ties to the lowest id --
+/// by two stable counting sorts (few distinct values and loads), not a comparison sort: this
+/// runs once per node for every node, a million candidates per rebuild on 1024 nodes.
 fn order_among(input: &ZonelistInput<'_>, mem: &[usize], local: usize, node_load: &mut [u64]) -> Vec<u32> {
-    // (value << 11 | id): one u64 sort gives value order with the lowest id first on ties
-    let mut keyed: Vec<u64> = Vec::with_capacity(mem.len());
+    let mut cand: Vec<(u32, u32, u32)> = Vec::with_capacity(mem.len());
+    let (mut max_val, mut max_load) = (0u32, 0u64);
     for &n in mem {
         if n == local {
             continue;
         }
-        let mut val = u64::from((input.distance)(local, n)) + u64::from(n < local);
+        let mut val = (input.distance)(local, n) + u32::from(n < local);
         if input.nodes_with_cpus.test(n) {
-            val += PENALTY_FOR_NODE_WITH_CPUS;
+            val += PENALTY_FOR_NODE_WITH_CPUS as u32;
         }
-        let v = val * input.max_numnodes + node_load.get(n).copied().unwrap_or(0);
-        keyed.push(v << 11 | n as u64);
+        let load = node_load.get(n).copied().unwrap_or(0);
+        max_val = max_val.max(val);
+        max_load = max_load.max(load);
+        cand.push((val, load as u32, n as u32));
     }
-    keyed.sort_unstable();
-    let mut order = Vec::with_capacity(keyed.len() + 1);
+    // loads beyond the multiplier would mix with the next value: fall back to the exact key
+    if max_load >= input.max_numnodes || max_load > 1 << 20 {
+        cand.sort_unstable_by_key(|&(v, l, n)| (u64::from(v) * input.max_numnodes + u64::from(l), n));
+    } else {
+        counting_sort_by(&mut cand, max_load as usize, |c| c.1 as usize);
+        counting_sort_by(&mut cand, max_val as usize, |c| c.0 as usize);
+    }
+    let mut order = Vec::with_capacity(cand.len() + 1);
     order.push(local as u32);
     let mut prev_dist = (input.distance)(local, local);
-    for k in keyed {
-        let n = (k & 0x7ff) as usize;
-        let d = (input.distance)(local, n);
+    for (_, _, n) in cand {
+        let n_us = n as usize;
+        let d = (input.distance)(local, n_us);
         if d != prev_dist {
-            if let Some(l) = node_load.get_mut(n) {
+            if let Some(l) = node_load.get_mut(n_us) {
                 *l += 1;
             }
         }
-        order.push(n as u32);
+        order.push(n);
         prev_dist = d;
     }
     order
+}
+
+/// Stable counting sort of `v` by `key` (0..=max).
+fn counting_sort_by<T: Copy>(v: &mut Vec<T>, max: usize, key: impl Fn(&T) -> usize) {
+    if v.len() < 2 || max == 0 {
+        return;
+    }
+    let mut count = vec![0usize; max + 2];
+    for x in v.iter() {
+        count[key(x) + 1] += 1;
+    }
+    for i in 1..count.len() {
+        count[i] += count[i - 1];
+    }
+    let mut out = v.clone();
+    for x in v.iter() {
+        let k = key(x);
+        out[count[k]] = *x;
+        count[k] += 1;
+    }
+    *v = out;
 }
 
 /// One `__build_all_zonelists` pass over `nodes` (a fresh `node_load`): the order per node.

@@ -811,3 +811,55 @@ def sched_lines(dmesg: Sequence[str]) -> list[str]:
         elif out and out[-1].startswith("root domain span:"):
             break
     return out
+
+
+def parse_cpulist(text: str) -> set[int]:
+    out: set[int] = set()
+    for part in text.strip().split(","):
+        if not part:
+            continue
+        a, _, b = part.partition("-")
+        out |= set(range(int(a), int(b or a) + 1))
+    return out
+
+
+def topology_from_snapshot(files: dict[str, str], links: dict[str, str],
+                           boot_files: dict[str, str] | None = None,
+                           boot_links: dict[str, str] | None = None) -> Topology:
+    """A :class:`Topology` from sysfs contents (an oracle snapshot: ``files`` + ``links``):
+    CPUs from ``cpuN/topology/`` (online CPUs; offline ones from the boot snapshot), their node
+    from the ``cpuN/nodeM`` link, distances from ``nodeN/distance`` (one column per online
+    node). llc id = (package, die), l2c id = (package, die, core) as on QEMU."""
+    sysd = "/sys/devices/system"
+    cpus: dict[int, CpuTopo] = {}
+    for fs, ls in ((boot_files or {}, boot_links or {}), (files, links)):
+        for path in fs:
+            if not path.endswith("/topology/physical_package_id"):
+                continue
+            cpu = int(path.split("/")[5][3:])
+            d = f"{sysd}/cpu/cpu{cpu}/topology"
+            pkg = int(fs[f"{d}/physical_package_id"])
+            die = int(fs.get(f"{d}/die_id", "0"))
+            core = int(fs[f"{d}/core_id"])
+            node = 0
+            for lk in ls:
+                if lk.startswith(f"{sysd}/cpu/cpu{cpu}/node"):
+                    node = int(lk.rsplit("node", 1)[1])
+            cpus[cpu] = CpuTopo(cpu, pkg, die, core, node, llc_id=(pkg << 16) | die,
+                                l2c_id=(pkg << 32) | (die << 16) | core)
+    table: dict[tuple[int, int], int] = {}
+    for fs in (boot_files or {}, files):
+        online_nodes = sorted(parse_cpulist(fs.get(f"{sysd}/node/online", "0")))
+        for n in online_nodes:
+            row = fs.get(f"{sysd}/node/node{n}/distance")
+            if row is None:
+                continue
+            for m, v in zip(online_nodes, row.split()):
+                table[(n, m)] = int(v)
+
+    def distance(a: int, b: int) -> int:
+        return table.get((a, b), LOCAL_DISTANCE if a == b else 20)
+
+    online = frozenset(parse_cpulist(files[f"{sysd}/cpu/online"]))
+    boot = frozenset(parse_cpulist((boot_files or files)[f"{sysd}/cpu/online"]))
+    return Topology(cpus, distance, online, boot)

@@ -286,12 +286,14 @@ def run_differential(spec: dict[str, Any]) -> None:
         topo = R.topology_from_firmware(fwd, now, boot)
         _check(m, topo, new, attach_block(R.rebuild_lines(topo, online)), f"cpu{cpu} -> {int(up)}")
         online = now
-    # incremental == full: a forced rebuild of the same CPUs reprints the same domains
+    # incremental == full: the state reached through hotplug (checked above against the
+    # reference's from-scratch build) survives a forced rebuild of the same CPUs, which the
+    # kernel's partition_sched_domains() treats as a no-op (same doms, no new topology)
     before = len(m.dmesg())
     m.rebuild_sched_domains()
-    full = attach_block(m.dmesg()[before:])
-    if full:
-        _check(m, topo, full, attach_block(R.rebuild_lines(topo, online)), "full rebuild")
+    again = attach_block(m.dmesg()[before:])
+    assert again in ([], attach_block(R.rebuild_lines(topo, online))), "forced rebuild differs"
+    assert _emulator_debugfs(m) == R.build_sched_domains(topo).debugfs(), "forced rebuild differs"
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
@@ -302,3 +304,19 @@ def run_differential(spec: dict[str, Any]) -> None:
           "present": 8, "maxcpus": None, "ops": [(3, False), (2, False), (2, True), (3, True)]})
 def test_emulator_matches_reference(spec: dict[str, Any]) -> None:
     run_differential(spec)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "core bug: the emulator logs the domain rebuild before 'smpboot: CPU %u is now offline'; "
+    "in 6.1 the cpuset rebuild is a work item that runs after the hotplug completes (oracle "
+    "numa4 cpu3_offline: the offline line comes first)"))
+def test_offline_line_precedes_rebuild() -> None:
+    fw = numa_hpe.Firmware.qemu(sockets=2, cores=2, threads=2, node_mem=["256M", "256M"],
+                                node_cpus=[[0, 1, 2, 3], [4, 5, 6, 7]],
+                                distances=[[10, 20], [20, 10]])
+    m = numa_hpe.Machine(fw, "sched_verbose", kernel_config="oracle")
+    before = len(m.dmesg())
+    m.write("/sys/devices/system/cpu/cpu5/online", "0\n")
+    new = m.dmesg()[before:]
+    first_attach = next(k for k, x in enumerate(new) if "attaching" in x)
+    assert new.index("smpboot: CPU 5 is now offline") < first_attach

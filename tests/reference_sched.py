@@ -31,7 +31,7 @@ Not modelled: asymmetric CPU capacity (x86 has none), ASYM_PACKING/ITMT, isolcpu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 # -- include/linux/sched/sd_flags.h (6.1): bit order and meta flags -------------------------
 SDF_SHARED_CHILD = 0x1
@@ -68,7 +68,8 @@ SD_PREFER_SIBLING = _BIT["SD_PREFER_SIBLING"]
 SD_OVERLAP = _BIT["SD_OVERLAP"]
 SD_NUMA = _BIT["SD_NUMA"]
 # SD_DEGENERATE_GROUPS_MASK: every flag with SDF_NEEDS_GROUPS
-SD_DEGENERATE_GROUPS_MASK = sum(1 << i for i, (_, m) in enumerate(_SD_FLAGS) if m & SDF_NEEDS_GROUPS)
+SD_DEGENERATE_GROUPS_MASK = sum(
+    1 << i for i, (_, m) in enumerate(_SD_FLAGS) if m & SDF_NEEDS_GROUPS)
 
 SCHED_CAPACITY_SCALE = 1024
 RECLAIM_DISTANCE = 30  # node_reclaim_distance
@@ -367,7 +368,9 @@ def sd_init(tl: TopologyLevel, sdd: SdData, cpu_map: frozenset[int], child: SD |
     sd = sdd.sd[cpu]
     sd_weight = len(tl.mask(cpu))
     sd_flags = tl.sd_flags
-    sd.__init__()  # *sd = (struct sched_domain){...}
+    fresh = SD()  # *sd = (struct sched_domain){...}: every other field zeroed
+    for name in SD.__dataclass_fields__:
+        setattr(sd, name, getattr(fresh, name))
     sd.min_interval = sd_weight
     sd.max_interval = 2 * sd_weight
     sd.busy_factor = 16
@@ -756,7 +759,7 @@ def _bits(n: int) -> int:
     return (n - 1).bit_length() if n > 1 else 0
 
 
-def topology_from_firmware(fw: dict, online: Iterable[int] | None = None,
+def topology_from_firmware(fw: dict[str, Any], online: Iterable[int] | None = None,
                            boot_online: Iterable[int] | None = None) -> Topology:
     """A :class:`Topology` from a firmware description (``Firmware.to_dict()`` / case.json
     ``firmware``). Logical CPU ids = rank among the enabled slots; llc id = (package, die) and

@@ -138,7 +138,10 @@ def _oracle_snapshots() -> list[tuple[str, str]]:
     return out
 
 
-@pytest.mark.parametrize(("case", "snap"), _oracle_snapshots() or [pytest.param("-", "-", marks=pytest.mark.skip("no oracle"))])
+_SNAPS: list[Any] = _oracle_snapshots() or [pytest.param("-", "-", marks=pytest.mark.skip("no oracle"))]
+
+
+@pytest.mark.parametrize(("case", "snap"), _SNAPS)
 def test_reference_matches_oracle(oracle: Path, case: str, snap: str) -> None:
     d = oracle / "cases" / case / "expected"
     boot = json.loads((d / "boot.json").read_text())
@@ -167,8 +170,9 @@ def test_reference_matches_oracle_firmware(oracle: Path) -> None:
         res = R.build_sched_domains(R.topology_from_firmware(c["firmware"], online))
         want = R.sched_lines(exp["dmesg"])
         assert res.dmesg == want or not want, case
-        assert res.debugfs() == {k: v for k, v in exp["files"].items()
-                                 if k.startswith(DEBUGFS + "/") and k.rsplit("/", 1)[1] in ATTRS}, case
+        want_files = {k: v for k, v in exp["files"].items()
+                      if k.startswith(DEBUGFS + "/") and k.rsplit("/", 1)[1] in ATTRS}
+        assert res.debugfs() == want_files, case
 
 
 def test_reference_worked_example() -> None:
@@ -247,7 +251,8 @@ def _emulator_debugfs(m: Any) -> dict[str, str]:
     return out
 
 
-def _check(m: Any, topo: R.Topology, new_lines: list[str], want_lines: list[str], what: str) -> None:
+def _check(m: Any, topo: R.Topology, new_lines: list[str], want_lines: list[str],
+           what: str) -> None:
     got = attach_block(new_lines)
     assert got == want_lines, f"{what}: sched_verbose lines differ"
     files = _emulator_debugfs(m)
@@ -296,12 +301,23 @@ def run_differential(spec: dict[str, Any]) -> None:
     assert _emulator_debugfs(m) == R.build_sched_domains(topo).debugfs(), "forced rebuild differs"
 
 
+_LINE = [[10, 20, 30, 40], [20, 10, 20, 30], [30, 20, 10, 20], [40, 30, 20, 10]]
+
+
 @settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(machines())
 @example({"sockets": 2, "dies": 1, "cores": 2, "threads": 2,
           "node_cpus": [[0, 1], [2, 3], [4, 5], [6, 7]],
           "distances": [[10, 12, 20, 22], [12, 10, 22, 20], [20, 22, 10, 12], [22, 20, 12, 10]],
           "present": 8, "maxcpus": None, "ops": [(3, False), (2, False), (2, True), (3, True)]})
+@example({"sockets": 4, "dies": 1, "cores": 2, "threads": 1,  # NUMA diameter 3: descended siblings
+          "node_cpus": [[0, 1], [2, 3], [4, 5], [6, 7]], "distances": _LINE, "present": 8,
+          "maxcpus": None, "ops": [(5, False), (4, False), (4, True)]})
+@example({"sockets": 2, "dies": 2, "cores": 1, "threads": 2,
+          "node_cpus": [[0, 1], [2, 3], [4, 5], [6, 7]], "distances": _LINE, "present": 8,
+          "maxcpus": 6, "ops": [(2, False), (3, False), (6, True)]})
+@example({"sockets": 1, "dies": 1, "cores": 4, "threads": 1, "node_cpus": [[0], [1], [2], [3]],
+          "distances": _LINE, "present": 4, "maxcpus": None, "ops": [(1, False)]})
 def test_emulator_matches_reference(spec: dict[str, Any]) -> None:
     run_differential(spec)
 

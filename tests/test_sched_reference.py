@@ -138,7 +138,8 @@ def _oracle_snapshots() -> list[tuple[str, str]]:
     return out
 
 
-_SNAPS: list[Any] = _oracle_snapshots() or [pytest.param("-", "-", marks=pytest.mark.skip("no oracle"))]
+_SNAPS: list[Any] = _oracle_snapshots() or [
+    pytest.param("-", "-", marks=pytest.mark.skip("no oracle"))]
 
 
 @pytest.mark.parametrize(("case", "snap"), _SNAPS)
@@ -235,7 +236,9 @@ def machines(draw: st.DrawFn) -> dict[str, Any]:
             dist[i][j] = dist[j][i] = draw(st.integers(11, 40))
     present = draw(st.integers(1, nslots)) if draw(st.booleans()) else nslots
     maxcpus = draw(st.integers(1, present)) if draw(st.booleans()) else None
-    ops = draw(st.lists(st.tuples(st.integers(0, present - 1), st.booleans()), max_size=6))
+    # ("on"|"off", logical cpu) writes, or ("add", k): ACPI insert of the k-th free slot
+    op = st.tuples(st.sampled_from(["on", "off", "off", "add"]), st.integers(0, nslots - 1))
+    ops = draw(st.lists(op, max_size=6))
     return {"sockets": sockets, "dies": dies, "cores": cores, "threads": threads,
             "node_cpus": node_cpus, "distances": dist, "present": present, "maxcpus": maxcpus,
             "ops": ops}
@@ -262,6 +265,17 @@ def _check(m: Any, topo: R.Topology, new_lines: list[str], want_lines: list[str]
     assert sanity_violations(res.dmesg, overlap_of(res.debugfs())) == [], what
 
 
+def _topology(fwd: dict[str, Any], added: dict[int, dict[str, Any]], online: frozenset[int],
+              boot: frozenset[int]) -> R.Topology:
+    """The reference's view: enabled slots (logical id = rank) plus hot-added slots."""
+    topo = R.topology_from_firmware(fwd, online, boot)
+    for cpu, slot in added.items():
+        pkg, die, core = slot["package"], slot["die"], slot["core"]
+        topo.cpus[cpu] = R.CpuTopo(cpu, pkg, die, core, slot["node"], (pkg << 16) | die,
+                                   (pkg << 32) | (die << 16) | core)
+    return topo
+
+
 def run_differential(spec: dict[str, Any]) -> None:
     fw = numa_hpe.Firmware.qemu(sockets=spec["sockets"], dies=spec["dies"], cores=spec["cores"],
                                 threads=spec["threads"], cpus=spec["present"],
@@ -270,16 +284,26 @@ def run_differential(spec: dict[str, Any]) -> None:
     cmdline = "sched_verbose" + (f" maxcpus={spec['maxcpus']}" if spec["maxcpus"] else "")
     m = numa_hpe.Machine(fw, cmdline, kernel_config="oracle")
     fwd = fw.to_dict()
+    free_slots = [s for s in fwd["cpus"] if not s["enabled"]]
+    added: dict[int, dict[str, Any]] = {}
     boot = frozenset(R.parse_cpulist(m.read("/sys/devices/system/cpu/online")))
-    topo = R.topology_from_firmware(fwd, boot, boot)
+    topo = _topology(fwd, added, boot, boot)
     assert topo.online == frozenset(range(spec["maxcpus"] or spec["present"]))
     _check(m, topo, m.dmesg(), R.build_sched_domains(topo).dmesg, "boot")
     online = boot
-    for cpu, up in spec["ops"]:
-        path = f"/sys/devices/system/cpu/cpu{cpu}/online"
+    for kind, arg in spec["ops"]:
         before = len(m.dmesg())
+        if kind == "add":
+            if not free_slots:
+                continue
+            slot = free_slots.pop(arg % len(free_slots))
+            cpu = m.add_cpu(slot["apic_id"])
+            added[cpu] = slot
+            assert attach_block(m.dmesg()[before:]) == [], "ACPI insert rebuilt the domains"
+            continue
+        cpu, up = arg, kind == "on"
         try:
-            m.write(path, "1\n" if up else "0\n")
+            m.write(f"/sys/devices/system/cpu/cpu{cpu}/online", "1\n" if up else "0\n")
         except OSError:
             continue
         now = frozenset(R.parse_cpulist(m.read("/sys/devices/system/cpu/online")))
@@ -288,7 +312,7 @@ def run_differential(spec: dict[str, Any]) -> None:
         if now == online:
             assert attach_block(new) == [], f"no-op write to cpu{cpu} rebuilt the domains"
             continue
-        topo = R.topology_from_firmware(fwd, now, boot)
+        topo = _topology(fwd, added, now, boot)
         _check(m, topo, new, attach_block(R.rebuild_lines(topo, online)), f"cpu{cpu} -> {int(up)}")
         online = now
     # incremental == full: the state reached through hotplug (checked above against the
@@ -309,15 +333,19 @@ _LINE = [[10, 20, 30, 40], [20, 10, 20, 30], [30, 20, 10, 20], [40, 30, 20, 10]]
 @example({"sockets": 2, "dies": 1, "cores": 2, "threads": 2,
           "node_cpus": [[0, 1], [2, 3], [4, 5], [6, 7]],
           "distances": [[10, 12, 20, 22], [12, 10, 22, 20], [20, 22, 10, 12], [22, 20, 12, 10]],
-          "present": 8, "maxcpus": None, "ops": [(3, False), (2, False), (2, True), (3, True)]})
+          "present": 8, "maxcpus": None, "ops": [("off", 3), ("off", 2), ("on", 2), ("on", 3)]})
 @example({"sockets": 4, "dies": 1, "cores": 2, "threads": 1,  # NUMA diameter 3: descended siblings
           "node_cpus": [[0, 1], [2, 3], [4, 5], [6, 7]], "distances": _LINE, "present": 8,
-          "maxcpus": None, "ops": [(5, False), (4, False), (4, True)]})
+          "maxcpus": None, "ops": [("off", 5), ("off", 4), ("on", 4)]})
 @example({"sockets": 2, "dies": 2, "cores": 1, "threads": 2,
           "node_cpus": [[0, 1], [2, 3], [4, 5], [6, 7]], "distances": _LINE, "present": 8,
-          "maxcpus": 6, "ops": [(2, False), (3, False), (6, True)]})
+          "maxcpus": 6, "ops": [("off", 2), ("off", 3), ("on", 6)]})
 @example({"sockets": 1, "dies": 1, "cores": 4, "threads": 1, "node_cpus": [[0], [1], [2], [3]],
-          "distances": _LINE, "present": 4, "maxcpus": None, "ops": [(1, False)]})
+          "distances": _LINE, "present": 4, "maxcpus": None, "ops": [("off", 1)]})
+@example({"sockets": 2, "dies": 1, "cores": 2, "threads": 2,  # oracle cpuhp, hot-added CPUs
+          "node_cpus": [[0, 1, 2, 3], [4, 5, 6, 7]], "distances": [[10, 21], [21, 10]],
+          "present": 2, "maxcpus": None,
+          "ops": [("add", 2), ("on", 2), ("add", 0), ("on", 3), ("off", 1), ("on", 1)]})
 def test_emulator_matches_reference(spec: dict[str, Any]) -> None:
     run_differential(spec)
 

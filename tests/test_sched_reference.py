@@ -234,14 +234,16 @@ def machines(draw: st.DrawFn) -> dict[str, Any]:
     for i in range(nnodes):
         for j in range(i + 1, nnodes):
             dist[i][j] = dist[j][i] = draw(st.integers(11, 40))
+    # memoryless nodes (CPUs only) besides node 0
+    node_mem = ["128M"] + [draw(st.sampled_from(["128M", "128M", 0])) for _ in range(nnodes - 1)]
     present = draw(st.integers(1, nslots)) if draw(st.booleans()) else nslots
     maxcpus = draw(st.integers(1, present)) if draw(st.booleans()) else None
     # ("on"|"off", logical cpu) writes, or ("add", k): ACPI insert of the k-th free slot
     op = st.tuples(st.sampled_from(["on", "off", "off", "add"]), st.integers(0, nslots - 1))
     ops = draw(st.lists(op, max_size=6))
     return {"sockets": sockets, "dies": dies, "cores": cores, "threads": threads,
-            "node_cpus": node_cpus, "distances": dist, "present": present, "maxcpus": maxcpus,
-            "ops": ops}
+            "node_cpus": node_cpus, "node_mem": node_mem, "distances": dist,
+            "present": present, "maxcpus": maxcpus, "ops": ops}
 
 
 def _emulator_debugfs(m: Any) -> dict[str, str]:
@@ -279,7 +281,7 @@ def _topology(fwd: dict[str, Any], added: dict[int, dict[str, Any]], online: fro
 def run_differential(spec: dict[str, Any]) -> None:
     fw = numa_hpe.Firmware.qemu(sockets=spec["sockets"], dies=spec["dies"], cores=spec["cores"],
                                 threads=spec["threads"], cpus=spec["present"],
-                                node_mem=["128M"] * len(spec["node_cpus"]),
+                                node_mem=spec.get("node_mem") or ["128M"] * len(spec["node_cpus"]),
                                 node_cpus=spec["node_cpus"], distances=spec["distances"])
     cmdline = "sched_verbose" + (f" maxcpus={spec['maxcpus']}" if spec["maxcpus"] else "")
     m = numa_hpe.Machine(fw, cmdline, kernel_config="oracle")

@@ -91,7 +91,7 @@ pub struct SiblingMaps {
 type Buckets = HashMap<u32, Vec<u32>>;
 
 /// Index of linked CPUs by the ids that decide every link (package, llc_id, l2c_id).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct LinkIndex {
     /// (package, llc_id, l2c_id) each indexed CPU was indexed under.
     key: HashMap<u32, (u32, u32, u32)>,

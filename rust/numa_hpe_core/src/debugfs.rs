@@ -74,13 +74,13 @@ impl Machine {
                 if !self.cpus.possible.test(cpu) {
                     return None;
                 }
-                let n = self.sched.per_cpu.get(cpu).map_or(0, Vec::len);
+                let n = self.sched.debugfs_domain_count(cpu);
                 Some((0..n).map(|d| (format!("domain{d}"), Kind::Dir)).collect())
             }
             ["sched", "domains", c, d] => {
                 let cpu = num(c, "cpu")?;
                 let dom = num(d, "domain")?;
-                (dom < self.sched.per_cpu.get(cpu).map_or(0, Vec::len)).then(|| {
+                (dom < self.sched.debugfs_domain_count(cpu)).then(|| {
                     SD_FILES.iter().map(|(f, w)| ((*f).to_string(), if *w { RW } else { RO })).collect()
                 })
             }
@@ -115,15 +115,8 @@ impl Machine {
                 if *f == "max_newidle_lb_cost" {
                     return Some(Ok("0\n".into()));
                 }
-                if *f == "groups_flags" {
-                    let flags = self.sched.debugfs_files(cpu).into_iter().find(|(i, n, _)| *i == dom && *n == "flags")?;
-                    return Some(Ok(flags.2));
-                }
-                self.sched
-                    .debugfs_files(cpu)
-                    .into_iter()
-                    .find(|(i, n, _)| *i == dom && n == f)
-                    .map(|(_, _, s)| Ok(s))
+                let attr = if *f == "groups_flags" { "flags" } else { f };
+                self.sched.debugfs_attr(cpu, dom, attr).map(Ok)
             }
             _ => None,
         }

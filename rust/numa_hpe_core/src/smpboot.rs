@@ -7,7 +7,7 @@ use crate::cpu::CpuState;
 use crate::cpu_topology::{CpuIds, LogicalMaps, SiblingMaps};
 use crate::firmware::{FwCpu, MAX_NUMNODES, NR_CPUS};
 use crate::machine::Machine;
-use crate::sched_domain::{build_sched_domains, rebuild_lines, SchedInput};
+use crate::sched_domain::{rebuild_lines, SchedInput};
 
 /// Threads per core and cores per die of the firmware topology (QEMU's CPUID leaf 4 view).
 #[must_use]
@@ -208,6 +208,7 @@ impl Machine {
     /// Rebuild the sched domains from the current online CPUs; print the `sched_verbose` lines
     /// (a rebuild after hotplug first detaches `old_active`).
     pub(crate) fn rebuild_sched_domains(&mut self, old_active: Option<&Bitmap>) {
+        let mut sd = std::mem::take(&mut self.sched);
         let dist = |a: usize, b: usize| self.numa.distance.get(a, b);
         let mut cpu_nodes = Bitmap::new(MAX_NUMNODES as usize);
         for cpu in self.cpus.online.iter() {
@@ -221,7 +222,7 @@ impl Machine {
             cpu_nodes: &cpu_nodes,
             distance: &dist,
         };
-        let sd = build_sched_domains(&input);
+        sd.rebuild(&input);
         if self.params.sched_verbose {
             let lines = match old_active {
                 Some(old) => rebuild_lines(old, &sd),

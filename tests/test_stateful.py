@@ -4,7 +4,7 @@ compared with the literal ``find_next_best_node`` loop, and every rejected opera
 leave ``snapshot()`` (files and links; the log aside) unchanged.
 
 Step budget per profile (``NUMA_HPE_HYPOTHESIS_PROFILE``): dev 30 x 40 steps, ci 300 x 40
-(12 000 steps), nightly 5 000 x 60 (see docs/reliability.md for run times)."""
+(12 000 steps), nightly 1 500 x 50 (75 000 steps) (see docs/reliability.md for run times)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ G = 1 << 30
 M128 = 128 << 20
 
 PROFILE = os.environ.get("NUMA_HPE_HYPOTHESIS_PROFILE", "dev")
-EXAMPLES, STEPS = {"dev": (30, 40), "ci": (300, 40), "nightly": (5000, 60), "fuzz": (2000, 60)}.get(PROFILE, (30, 40))
+EXAMPLES, STEPS = {"dev": (30, 40), "ci": (300, 40), "nightly": (1500, 50), "fuzz": (1500, 50)}.get(PROFILE, (30, 40))
 
 #: errnos a store / firmware event may fail with (interfaces.md, patchset.md)
 ALLOWED = {errno.EINVAL, errno.EBUSY, errno.EEXIST, errno.E2BIG, errno.ENOMEM, errno.EPERM,

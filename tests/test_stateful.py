@@ -12,7 +12,7 @@ import errno
 import os
 
 import invariants as inv
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -105,13 +105,16 @@ class HotplugMachine(RuleBasedStateMachine):
         self.dmesg_len = len(self.m.dmesg())
         loose = fn == self.m.remove_memory
         before = _snap(self.m, loose)
+        what = args[0].rsplit("/", 1)[-1] if fn == self.m.write else fn.__name__
         try:
             fn(*args)
         except OSError as e:
+            event(f"{what}: {errno.errorcode.get(e.errno or 0)}")
             assert e.errno in ALLOWED, f"{fn.__name__}{args}: unexpected errno {e}"
             after = _snap(self.m, loose)
             assert after == before, f"{fn.__name__}{args} failed ({e}) but changed " + _diff(before, after)
             return False
+        event(f"{what}: ok")
         return True
 
     def _blocks(self) -> list[int]:

@@ -180,6 +180,38 @@ def t_oracle_case(data: bytes) -> None:
         pass
 
 
+_SAVED: list[bytes] = []
+
+
+def t_load(data: bytes) -> None:
+    """``Machine.load`` of a mutated snapshot: ValueError or a machine that still works."""
+    if not _SAVED:
+        _SAVED.append(_base("final").save())
+    good = _SAVED[0]
+    rng = random.Random(data)
+    b = bytearray(good)
+    r = rng.random()
+    if r < 0.5:
+        for _ in range(rng.randint(1, 6)):
+            b[rng.randrange(len(b))] = rng.getrandbits(8)
+    elif r < 0.8:
+        i, j = sorted(rng.randrange(len(b)) for _ in range(2))
+        b = b[:i] + b[j:] if rng.random() < 0.5 else b[:i] + data + b[i:]
+    else:
+        b = bytearray(data)
+    try:
+        m = numa_hpe.Machine.load(bytes(b))
+    except ValueError:
+        return
+    try:  # accepted: every file still reads, every write fails cleanly
+        snap = m.snapshot()
+        for path in list(snap["files"])[:: max(1, len(snap["files"]) // 20)]:
+            m.read(path)
+        m.write(f"{SYS}/memory/memory32/state", "online\n")
+    except OSError as e:
+        _check_oserror(e, STORE_ERRNOS, "loaded machine")
+
+
 # -- file targets (fresh forks of one booted machine; failed writes must be atomic) -----------
 _BASE: dict[str, numa_hpe.Machine] = {}
 
@@ -223,6 +255,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "cmdline": t_cmdline,
     "synthetic": t_synthetic,
     "oracle_case": t_oracle_case,
+    "load": t_load,
     "add_node": _write_target(f"{DBG}/add_node"),
     "node_add_memory": _write_target(f"{DBG}/node0/add_memory"),
     "global_add_memory_v7": _write_target(f"{DBG}/add_memory", "v7"),

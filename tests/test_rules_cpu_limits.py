@@ -33,11 +33,6 @@ def apic_lines(m, since=0):
     return [l for l in m.dmesg()[since:] if l.startswith("APIC: NR_CPUS/possible_cpus limit")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="thiscpu = max + disabled_cpus and disabled_cpus++ after each rejection: the second "
-    "rejected APIC prints Processor 3 (arch/x86/kernel/apic/apic.c:generic_processor_info)",
-)
 def test_nr_cpus_boot_rejections_count_up():
     m = host("nr_cpus=2 nokaslr")
     assert apic_lines(m) == [
@@ -50,11 +45,6 @@ def test_nr_cpus_boot_rejections_count_up():
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a hot-added APIC beyond nr_cpu_ids is numbered nr_cpu_ids + disabled_cpus (4 MADT "
-    "disabled entries -> Processor 10) (arch/x86/kernel/apic/apic.c:generic_processor_info)",
-)
 @pytest.mark.parametrize("cmd", ["nr_cpus=6", "possible_cpus=6"])
 def test_hot_add_beyond_limit_numbering(cmd):
     m = host(cmd + " nokaslr")
@@ -69,12 +59,6 @@ def test_hot_add_beyond_limit_numbering(cmd):
     assert "ACPI: Unable to map lapic to logical cpu number" in m.dmesg()[n:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="maxcpus=0/nosmp only set setup_max_cpus: the MADT is registered with nr_cpu_ids = "
-    "NR_CPUS (no 'limit reached' lines); prefill_possible_map then allows 1 CPU and disable_smp() "
-    "resets present/possible to cpu0 (arch/x86/kernel/smpboot.c)",
-)
 @pytest.mark.parametrize("cmd", ["maxcpus=0", "nosmp"])
 def test_maxcpus0_no_apic_limit_lines_at_boot(cmd):
     m = host(cmd + " nokaslr")
@@ -93,12 +77,6 @@ def test_maxcpus0_summary_lines():
     assert grep(m, r"Max logical packages") == ["smpboot: Max logical packages: 8"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="print_cpus_offline emits ',' unconditionally before the '>= nr_cpu_ids' tail (since "
-    "the sysfs_emit_at conversion), so an empty possible&~online part gives ',N-M' "
-    "(drivers/base/cpu.c:print_cpus_offline)",
-)
 @pytest.mark.parametrize("cmd,expected", [("nr_cpus=2", ",2-7\n"), ("nr_cpus=4", ",4-7\n")])
 def test_nr_cpus_offline_all_online(cmd, expected):
     m = host(cmd + " nokaslr")

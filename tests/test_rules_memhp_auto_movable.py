@@ -40,13 +40,6 @@ def test_auto_movable_node_with_boot_memory_goes_movable():
     assert zones_of(m, 32) == ["Movable"] * 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="auto_movable_can_online_movable(nid) counts zone->present_early_pages only: a node "
-    "without boot memory has kernel_early_pages == 0 -> kernel zone, and a static group with "
-    "present_kernel_pages stays kernel, so every block of the DIMM is Normal "
-    "(mm/memory_hotplug.c:auto_movable_zone_for_pfn, auto_movable_stats_account_zone)",
-)
 @pytest.mark.parametrize("pxm", [1, 2])
 def test_auto_movable_memoryless_node_all_kernel(pxm):
     m = dimm_topology("memhp_default_state=online memory_hotplug.online_policy=auto-movable nokaslr")
@@ -55,12 +48,6 @@ def test_auto_movable_memoryless_node_all_kernel(pxm):
     assert m.read(f"{SYS}/node/has_normal_memory") == ("0-1\n" if pxm == 1 else "0,2\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="static memory group: once a block of the ACPI device is onlined to a kernel zone, "
-    "zone_for_pfn_range(MMOP_ONLINE) of the other blocks is the kernel zone "
-    "(mm/memory_hotplug.c:auto_movable_zone_for_pfn: group->present_kernel_pages)",
-)
 def test_auto_movable_valid_zones_follow_group():
     m = dimm_topology("memory_hotplug.online_policy=auto-movable nokaslr")
     m.add_memory(0x100000000, HALF, 0)
@@ -78,12 +65,6 @@ def test_auto_movable_valid_zones_before_online():
     assert zones_of(m, 32) == ["Movable Normal"] * 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hot-added kernel memory is not 'early' (present_early_pages only grows for early "
-    "sections, adjust_present_page_count), so it never raises the Movable budget of a node "
-    "without boot memory (mm/memory_hotplug.c:auto_movable_can_online_movable)",
-)
 def test_auto_movable_second_dimm_on_memoryless_node_stays_kernel():
     m = dimm_topology("memhp_default_state=online_kernel nokaslr")
     m.add_memory(0x100000000, HALF, 1)  # 512M kernel memory on node1 (not early)

@@ -30,13 +30,6 @@ def test_fake_interleave_on_two_nodes_layout():
     assert m.read(f"{SYS}/node/has_cpu") == "0-3\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="numa_emulation() rewrites __apicid_to_node[] to the FIRST emulated nid of the CPU's "
-    "physical node (physical node 1 -> fake node 3 with 3U), so CPUs 2-3 belong to fake nodes 3-5; "
-    "the emulator keeps the physical nid (1), whose fake node is on physical node 0 "
-    "(arch/x86/mm/numa_emulation.c:numa_emulation, numa_add_cpu)",
-)
 def test_fake_uniform_on_two_nodes_cpu_mapping():
     m = two_node_host("numa=fake=3U nokaslr")
     assert len(grep(m, r"^Faking node")) == 6

@@ -9,6 +9,7 @@ from . import _core
 from .errors import HpeError, InvalidDescriptionError, StepNotImplementedError
 from .firmware import Firmware, default_firmware, parse_size
 from .machine import Cpu, Machine, MemoryBlock, Node, Zone, errno_name
+from .sweep import SweepResult, grid, sweep
 
 __version__ = "0.1.0"
 
@@ -32,10 +33,13 @@ __all__ = [
     "MemoryBlock",
     "Node",
     "StepNotImplementedError",
+    "SweepResult",
     "Zone",
     "_core",
     "boot",
     "default_firmware",
     "errno_name",
+    "grid",
     "parse_size",
+    "sweep",
 ]

@@ -86,6 +86,14 @@ class Firmware:
         return cls.from_dict(case["firmware"])
 
     @classmethod
+    def from_sysfs(cls, root: str | Path = "/") -> Firmware:
+        """Firmware facts of a Linux sysfs tree (this host's ``/``, or an exported tree);
+        see :func:`numa_hpe.topology_io.from_sysfs`."""
+        from .topology_io import from_sysfs
+
+        return from_sysfs(root)
+
+    @classmethod
     def qemu(
         cls,
         *,

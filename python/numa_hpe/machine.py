@@ -179,7 +179,7 @@ class Machine:
 
     def echo(self, data: str, path: str) -> int:
         """``echo data > path`` (appends the newline echo adds)."""
-        return self._m.write(path, data + "\n")
+        return self.write(path, data + "\n")
 
     def listdir(self, path: str) -> list[str]:
         return self._m.listdir(path)
@@ -241,6 +241,15 @@ class Machine:
     def remove_memory_range(self, start: int, size: int) -> None:
         """Kernel ``remove_memory``: EBUSY while a block of the range is online."""
         self._m.remove_memory_range(start, size)
+
+    def rebuild_zonelists(self) -> None:
+        """Run ``build_all_zonelists(NULL)`` now (the kernel does after onlining memory into
+        an empty zone); its ``Fallback order`` / ``Built N zonelists`` lines go to dmesg."""
+        self._m.rebuild_zonelists()
+
+    def rebuild_sched_domains(self) -> None:
+        """Rebuild the scheduler domains of the online CPUs now (as after a CPU hotplug)."""
+        self._m.rebuild_sched_domains()
 
     # -- typed views --------------------------------------------------------------------
     def distance_matrix(self) -> npt.NDArray[np.uint8]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from .errors import StepNotImplementedError
 from .machine import Machine, errno_name
+from .minish import MiniSh
 
 
 def run_step(m: Machine, i: int, st: dict[str, Any]) -> dict[str, Any]:
@@ -44,6 +45,9 @@ def run_step(m: Machine, i: int, st: dict[str, Any]) -> dict[str, Any]:
         except OSError as e:
             # insert failures are invisible to user space: the device is just not there
             res["result"] = "rejected" if kind.startswith("add_") else errno_name(e)
+    elif "shell" in st:
+        rc, out = MiniSh(m).run(st["shell"])
+        res.update(rc=rc, stdout=out)
     else:
         kinds = sorted(k for k in st if k not in ("label", "oracle_index"))
         raise StepNotImplementedError(f"step {i}: step kind {kinds} is not implemented")

@@ -29,6 +29,8 @@ pub struct CpuState {
     pub setup_max_cpus: Option<u32>,
     /// Hot-added CPUs not yet onlined (`Will online and init hotplugged CPU`).
     pub need_hotplug_init: Bitmap,
+    /// `disabled_cpus`: disabled MADT entries plus every rejected processor.
+    pub disabled_cpus: u32,
 }
 
 impl CpuState {
@@ -44,9 +46,8 @@ impl CpuState {
         let mut s = self.possible.andnot(&self.online).format_list();
         let total = self.total_cpus as usize;
         if total > self.nr_cpu_ids {
-            if !s.is_empty() {
-                s.push(',');
-            }
+            // print_cpus_offline always writes the comma, even after an empty list
+            s.push(',');
             if total - 1 == self.nr_cpu_ids {
                 s.push_str(&self.nr_cpu_ids.to_string());
             } else {

@@ -76,12 +76,14 @@ impl Machine {
         }
         let n = self.cpus.nr_cpu_ids;
         let cpu = match known {
-            Some(c) => c,
-            None => {
-                let next = self.cpus.slot.iter().filter(|s| s.is_some()).count();
+            Some(c) if self.cpus.present.weight() < n => c,
+            _ => {
+                let next = known.unwrap_or_else(|| self.cpus.slot.iter().filter(|s| s.is_some()).count());
                 if self.cpus.present.weight() >= n || next >= n {
+                    let thiscpu = n as u32 + self.cpus.disabled_cpus;
+                    self.cpus.disabled_cpus += 1;
                     self.dmesg.push(format!(
-                        "APIC: NR_CPUS/possible_cpus limit of {n} reached. Processor {next}/0x{apic_id:x} ignored."
+                        "APIC: NR_CPUS/possible_cpus limit of {n} reached. Processor {thiscpu}/0x{apic_id:x} ignored."
                     ));
                     self.dmesg.push("ACPI: Unable to map lapic to logical cpu number".to_string());
                     return err(Errno::ENOSPC, format!("no logical CPU id left (nr_cpu_ids {n})"));

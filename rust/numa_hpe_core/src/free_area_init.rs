@@ -140,6 +140,7 @@ pub fn free_area_init(
             zone.zone_start_pfn = zs;
             zone.spanned = spanned;
             zone.present = if spanned == 0 { 0 } else { present_in(ranges, zs, zs + spanned, Some(nid)) };
+            zone.present_early = zone.present;
         }
         pgdat.push((nid, pg));
     }

@@ -204,6 +204,7 @@ impl Machine {
                 total_cpus: 1,
                 setup_max_cpus: None,
                 need_hotplug_init: Bitmap::new(1),
+                disabled_cpus: 0,
             },
             sched: SchedDomains::default(),
             dmesg,
@@ -462,6 +463,7 @@ impl Machine {
                     reserved: res.min(present),
                     unmovable,
                     hotplugged: false,
+                    group: None,
                 },
             );
         }

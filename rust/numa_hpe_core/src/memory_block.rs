@@ -50,6 +50,8 @@ pub struct MemoryBlock {
     pub unmovable: bool,
     /// Added by memory hotplug (not boot memory).
     pub hotplugged: bool,
+    /// The static memory group (ACPI memory device instance) the block belongs to.
+    pub group: Option<u32>,
 }
 
 impl MemoryBlock {

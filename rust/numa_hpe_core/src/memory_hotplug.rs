@@ -16,44 +16,75 @@ use crate::notifier::Event;
 use crate::zone::{Pgdat, ZoneType, ZONES};
 
 impl Machine {
-    /// `zone_for_pfn_range(online_type, nid, pfn, nr)`.
-    fn zone_for(&self, t: OnlineType, nid: u32, pfn: u64, nr: u64) -> ZoneType {
+    /// `zone_for_pfn_range(online_type, nid, group, pfn, nr)`.
+    fn zone_for(&self, t: OnlineType, nid: u32, group: Option<u32>, pfn: u64, nr: u64) -> ZoneType {
         let empty = Pgdat::default();
         let pg = self.pgdat.get(&nid).unwrap_or(&empty);
         match t {
             OnlineType::OnlineKernel => pg.default_kernel_zone(pfn, nr),
             OnlineType::OnlineMovable => ZoneType::Movable,
-            _ if self.params.online_policy_auto_movable => self.auto_movable_zone(nid, pfn, nr),
+            _ if self.params.online_policy_auto_movable => {
+                if self.auto_movable(nid, group, nr) {
+                    ZoneType::Movable
+                } else {
+                    pg.default_kernel_zone(pfn, nr)
+                }
+            }
             _ => pg.default_zone(pfn, nr, self.params.movable_node),
         }
     }
 
-    /// `auto_movable_zone_for_pfn`: Movable while the Movable:kernel ratio stays within
-    /// `auto_movable_ratio` percent (globally, and per node when numa-aware).
-    fn auto_movable_zone(&self, nid: u32, pfn: u64, nr: u64) -> ZoneType {
-        let pg = self.pgdat.get(&nid).cloned().unwrap_or_default();
-        let kernel_zone = pg.default_kernel_zone(pfn, nr);
-        if pg.zone(kernel_zone).intersects(pfn, nr) {
-            return kernel_zone;
-        }
+    /// `auto_movable_zone_for_pfn`: Movable when the whole rest of the block's static memory
+    /// group (ACPI device) could go Movable and keep Movable <= ratio % of the *early* kernel
+    /// pages, globally and (numa-aware) on the node; a group with kernel memory stays kernel.
+    fn auto_movable(&self, nid: u32, group: Option<u32>, nr: u64) -> bool {
         let ratio = u64::from(self.params.auto_movable_ratio);
-        let sums = |pgs: &mut dyn Iterator<Item = &Pgdat>| {
-            pgs.fold((0u64, 0u64), |(k, m), p| {
-                let kk: u64 = ZONES.iter().filter(|z| z.is_kernel()).map(|&z| p.zone(z).present).sum();
-                (k + kk, m + p.zone(ZoneType::Movable).present)
-            })
+        if ratio == 0 {
+            return false;
+        }
+        let (max_pages, online_movable) = match group.and_then(|g| self.acpi_mem_devices.iter().find(|d| d.instance == g)) {
+            Some(dev) => {
+                let (mut kernel, mut movable) = (0, 0);
+                for b in self.blocks.values().filter(|b| b.online && b.group == group) {
+                    if b.zone == Some(ZoneType::Movable) {
+                        movable += b.present;
+                    } else {
+                        kernel += b.present;
+                    }
+                }
+                if kernel > 0 {
+                    return false;
+                }
+                (dev.size >> 12, movable)
+            }
+            None => (nr, 0),
         };
-        let (k, m) = sums(&mut self.pgdat.values());
-        if (m + nr) * 100 > k * ratio {
-            return kernel_zone;
+        let want = max_pages.saturating_sub(online_movable);
+        let fits = |pgs: &mut dyn Iterator<Item = &Pgdat>| {
+            let (mut kernel_early, mut movable) = (0u64, 0u64);
+            for p in pgs {
+                for z in ZONES {
+                    let zone = p.zone(z);
+                    if zone.present == 0 {
+                        continue;
+                    }
+                    if z == ZoneType::Movable {
+                        movable += zone.present;
+                    } else {
+                        kernel_early += zone.present_early;
+                    }
+                }
+            }
+            movable + want <= ratio * kernel_early / 100
+        };
+        if !fits(&mut self.pgdat.values()) {
+            return false;
         }
         if self.params.auto_movable_numa_aware {
-            let (k, m) = sums(&mut std::iter::once(&pg));
-            if (m + nr) * 100 > k * ratio {
-                return kernel_zone;
-            }
+            let empty = Pgdat::default();
+            return fits(&mut std::iter::once(self.pgdat.get(&nid).unwrap_or(&empty)));
         }
-        ZoneType::Movable
+        true
     }
 
     /// `valid_zones` of a block.
@@ -65,10 +96,10 @@ impl Machine {
             return b.zone.map_or("none", ZoneType::name).to_string();
         }
         let (pfn, nr) = (b.start_pfn(bp), bp);
-        let default = self.zone_for(OnlineType::Online, b.nid, pfn, nr);
+        let default = self.zone_for(OnlineType::Online, b.nid, b.group, pfn, nr);
         let mut s = default.name().to_string();
         for t in [OnlineType::OnlineKernel, OnlineType::OnlineMovable] {
-            let z = self.zone_for(t, b.nid, pfn, nr);
+            let z = self.zone_for(t, b.nid, b.group, pfn, nr);
             if z != default {
                 s.push(' ');
                 s.push_str(z.name());
@@ -87,7 +118,7 @@ impl Machine {
             return err(Errno::EINVAL, format!("memory{id} is already online"));
         }
         let pfn = b.start_pfn(bp);
-        let zone = self.zone_for(t, b.nid, pfn, bp);
+        let zone = self.zone_for(t, b.nid, b.group, pfn, bp);
         let nid = b.nid;
         let arg = (pfn, bp, nid);
         if let Err(e) = self.emit(Event::MemGoingOnline { start_pfn: arg.0, nr_pages: arg.1, nid }) {
@@ -101,6 +132,9 @@ impl Machine {
         z.grow(pfn, bp);
         z.present += b.present;
         z.managed += b.managed();
+        if !b.hotplugged {
+            z.present_early += b.present;
+        }
         pg.grow(pfn, bp);
         self.nodes.memory.set(nid as usize);
         if zone.is_kernel() {
@@ -154,6 +188,9 @@ impl Machine {
         let z = pg.zone_mut(zone);
         z.present -= b.present;
         z.managed -= b.managed();
+        if !b.hotplugged {
+            z.present_early = z.present_early.saturating_sub(b.present);
+        }
         if new_end <= new_start {
             z.zone_start_pfn = 0;
             z.spanned = 0;
@@ -206,6 +243,11 @@ impl Machine {
 
     /// `add_memory(nid, start, size)` (`__add_memory` -> `add_memory_resource`).
     pub fn add_memory(&mut self, nid: u32, start: u64, size: u64) -> Result<()> {
+        self.add_memory_group(nid, start, size, None)
+    }
+
+    /// `add_memory` into static memory group `group` (an ACPI memory device).
+    fn add_memory_group(&mut self, nid: u32, start: u64, size: u64, group: Option<u32>) -> Result<()> {
         let end = start.checked_add(size).filter(|&e| e <= MAX_PHYS_ADDR && size > 0);
         let Some(end) = end else {
             self.dmesg.push(format!(
@@ -257,6 +299,7 @@ impl Machine {
                     reserved: vmemmap,
                     unmovable: false,
                     hotplugged: true,
+                    group,
                 },
             );
         }
@@ -344,10 +387,13 @@ impl Machine {
         let nid = pxm
             .and_then(|p| self.numa.node_of_pxm(p))
             .unwrap_or_else(|| self.memory_add_physaddr_to_nid(start));
-        self.add_memory(nid, start, size)?;
         let instance = self.next_acpi_instance;
-        self.next_acpi_instance += 1;
         self.acpi_mem_devices.push(AcpiMemDevice { start, size, nid, instance });
+        if let Err(e) = self.add_memory_group(nid, start, size, Some(instance)) {
+            self.acpi_mem_devices.pop();
+            return Err(e);
+        }
+        self.next_acpi_instance += 1;
         Ok(nid)
     }
 

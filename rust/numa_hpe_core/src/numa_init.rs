@@ -141,6 +141,10 @@ pub fn numa_init(
         if let Some(emu) = numa_emulation(&meminfo, ram, high, arg, &pd, dmesg) {
             meminfo.clone_from(&emu.blks);
             distance = DistanceTable::alloc(emu.distance.len());
+            // __apicid_to_node moves to the first emulated node of each physical node
+            for n in cpu_node.iter_mut().flatten() {
+                *n = emu.emu_to_phys.iter().position(|&p| p == *n).unwrap_or(0) as u32;
+            }
             for (i, row) in emu.distance.iter().enumerate() {
                 for (j, &d) in row.iter().enumerate() {
                     distance.set(i, j, d);

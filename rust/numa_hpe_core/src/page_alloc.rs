@@ -36,15 +36,7 @@ impl Machine {
     pub fn build_all_zonelists(&mut self, new_node: Option<u32>, cpu_nodes: Option<&Bitmap>, total_override: Option<u64>) {
         let with_cpus = match cpu_nodes {
             Some(b) => b.clone(),
-            None => {
-                let mut b = Bitmap::new(MAX_NUMNODES as usize);
-                for n in self.nodes.online.iter() {
-                    if !self.cpumask_of_node(n).is_empty() {
-                        b.set(n);
-                    }
-                }
-                b
-            }
+            None => self.nodes_with_online_cpus(),
         };
         let which = match new_node {
             Some(n) if !self.nodes.online.test(n as usize) => {
@@ -78,6 +70,31 @@ impl Machine {
             if total < MOBILITY_THRESHOLD { "off" } else { "on" }
         ));
         self.dmesg.push(format!("Policy zone: {}", self.policy_zone.name()));
+    }
+
+    /// Nodes whose `cpumask_of_node` is not empty (one pass over the online CPUs).
+    fn nodes_with_online_cpus(&self) -> Bitmap {
+        let mut b = Bitmap::new(MAX_NUMNODES as usize);
+        for cpu in self.cpus.online.iter() {
+            b.set(self.cpus.node[cpu] as usize);
+        }
+        if let Some(e) = &self.numa.emulation {
+            // NUMA emulation: a CPU shows in every emulated node of its physical node
+            let phys: Vec<u32> = b.iter().filter_map(|n| e.emu_to_phys.get(n).copied()).collect();
+            for n in self.nodes.online.iter() {
+                if e.emu_to_phys.get(n).is_some_and(|p| phys.contains(p)) {
+                    b.set(n);
+                }
+            }
+        }
+        b.and_assign(&self.nodes.online);
+        b
+    }
+
+    /// `build_all_zonelists(NULL)` on demand (what the kernel runs after onlining into an
+    /// empty zone): every possible node's fallback order, with its dmesg lines.
+    pub fn rebuild_zonelists(&mut self) {
+        self.build_all_zonelists(None, None, None);
     }
 
     /// `nr_free_zone_pages(gfp_zone(GFP_HIGHUSER_MOVABLE))`: Σ max(0, managed - high) over the

@@ -58,21 +58,23 @@ struct TopDown {
 
 impl TopDown {
     fn reserve(&mut self, s: u64, e: u64) {
-        let mut out = Vec::with_capacity(self.free.len() + 1);
-        for &(fs, fe, nid) in &self.free {
-            if fe <= s || fs >= e {
-                out.push((fs, fe, nid));
-                continue;
-            }
+        // `free` is sorted and disjoint: only the ranges overlapping [s, e) change
+        let lo = self.free.partition_point(|r| r.1 <= s);
+        let hi = self.free.partition_point(|r| r.0 < e);
+        if lo >= hi {
+            return;
+        }
+        let mut keep = Vec::with_capacity(2);
+        for &(fs, fe, nid) in &self.free[lo..hi] {
             if fs < s {
-                out.push((fs, s, nid));
+                keep.push((fs, s, nid));
             }
             if fe > e {
-                out.push((e, fe, nid));
+                keep.push((e, fe, nid));
             }
             self.taken.push((fs.max(s), fe.min(e), nid));
         }
-        self.free = out;
+        self.free.splice(lo..hi, keep);
     }
 
     /// Allocate `n` pages as high as possible (on `nid` when given, falling back to anywhere).

@@ -39,9 +39,6 @@ impl Machine {
     /// `prefill_possible_map` + logical ids of the enabled CPUs (MADT order).
     pub(crate) fn prefill_possible_map(&mut self) {
         let p = &self.params;
-        let num_processors = self.fw.cpus.iter().filter(|c| c.enabled).count() as u32;
-        let disabled = self.fw.nr_cpus_possible.saturating_sub(num_processors)
-            .max(self.fw.cpus.iter().filter(|c| !c.enabled).count() as u32);
         let setup_max_cpus = if p.nosmp { Some(0) } else { p.maxcpus };
         let mut nr_cpu_ids = NR_CPUS;
         if let Some(n) = p.nr_cpus {
@@ -49,6 +46,28 @@ impl Machine {
                 nr_cpu_ids = n;
             }
         }
+        // MADT parse (acpi_register_lapic -> generic_processor_info) runs before the possible
+        // map is sized: the limit is nr_cpus= (or NR_CPUS); disabled entries and rejections
+        // both count in disabled_cpus, which numbers the rejected processors.
+        let mut disabled = 0u32;
+        let mut accepted: Vec<usize> = Vec::new();
+        for (si, c) in self.fw.cpus.iter().enumerate() {
+            if !c.enabled {
+                disabled += 1;
+                continue;
+            }
+            if accepted.len() as u32 >= nr_cpu_ids {
+                self.dmesg.push(format!(
+                    "APIC: NR_CPUS/possible_cpus limit of {nr_cpu_ids} reached. Processor {}/0x{:x} ignored.",
+                    nr_cpu_ids + disabled,
+                    c.apic_id
+                ));
+                disabled += 1;
+                continue;
+            }
+            accepted.push(si);
+        }
+        let num_processors = accepted.len() as u32;
         let i = match setup_max_cpus {
             Some(0) => 1,
             Some(n) => n,
@@ -56,13 +75,8 @@ impl Machine {
         };
         let mut possible = match p.possible_cpus {
             Some(n) => n,
-            None => {
-                if setup_max_cpus == Some(0) {
-                    num_processors
-                } else {
-                    num_processors + disabled
-                }
-            }
+            None if setup_max_cpus == Some(0) => num_processors,
+            None => num_processors + disabled,
         };
         let total_cpus = possible.max(num_processors + disabled);
         if possible > nr_cpu_ids {
@@ -70,6 +84,7 @@ impl Machine {
             possible = nr_cpu_ids;
         }
         if setup_max_cpus == Some(0) && possible > i {
+            self.dmesg.push(format!("smpboot: {possible} Processors exceeds max_cpus limit of 0"));
             possible = i;
         }
         let possible = possible.max(1);
@@ -92,22 +107,12 @@ impl Machine {
             total_cpus,
             setup_max_cpus: setup_max_cpus.map(|m| m.max(1)),
             need_hotplug_init: Bitmap::new(n),
+            disabled_cpus: disabled,
         };
-        let mut next = 0usize;
-        for (si, c) in self.fw.cpus.iter().enumerate() {
-            if !c.enabled {
-                continue;
-            }
-            if next >= n {
-                self.dmesg.push(format!(
-                    "APIC: NR_CPUS/possible_cpus limit of {n} reached. Processor {next}/0x{:x} ignored.",
-                    c.apic_id
-                ));
-                continue;
-            }
-            st.slot[next] = Some(si);
-            st.present.set(next);
-            next += 1;
+        // logical ids follow MADT order; ids beyond the possible map are not usable
+        for (cpu, si) in accepted.into_iter().enumerate().take(n) {
+            st.slot[cpu] = Some(si);
+            st.present.set(cpu);
         }
         self.cpus = st;
     }
@@ -203,6 +208,13 @@ impl Machine {
                 self.nodes.cpu.clear(n);
             }
         }
+    }
+
+    /// A full `partition_sched_domains` rebuild over the online CPUs (as after a hotplug
+    /// event), with its `sched_verbose` lines.
+    pub fn rebuild_sched_domains_now(&mut self) {
+        let old = self.cpus.online.clone();
+        self.rebuild_sched_domains(Some(&old));
     }
 
     /// Rebuild the sched domains from the current online CPUs; print the `sched_verbose` lines

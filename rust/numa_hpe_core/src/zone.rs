@@ -57,6 +57,8 @@ pub struct Zone {
     pub managed: u64,
     /// Watermarks min / low / high (pages), as `setup_per_zone_wmarks` last set them.
     pub wmark: [u64; 3],
+    /// `present_early_pages`: present pages of boot (early) sections.
+    pub present_early: u64,
 }
 
 impl Zone {

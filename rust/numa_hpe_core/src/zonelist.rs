@@ -76,20 +76,20 @@ pub fn build_all(input: &ZonelistInput<'_>, nodes: &Bitmap) -> Vec<(u32, Vec<u32
 /// `Fallback order for Node %d: ` + `%d ` per node.
 #[must_use]
 pub fn fallback_line(nid: u32, order: &[u32]) -> String {
-    let mut s = String::with_capacity(26 + order.len() * 5);
-    s.push_str("Fallback order for Node ");
+    let mut s: Vec<u8> = Vec::with_capacity(26 + order.len() * 5);
+    s.extend_from_slice(b"Fallback order for Node ");
     push_u32(&mut s, nid);
-    s.push_str(": ");
+    s.extend_from_slice(b": ");
     for &n in order {
         push_u32(&mut s, n);
-        s.push(' ');
+        s.push(b' ');
     }
-    s
+    String::from_utf8(s).unwrap_or_default()
 }
 
 /// Decimal digits of `n` without the formatting machinery (a million of them per rebuild
 /// on 1024 nodes).
-fn push_u32(s: &mut String, mut n: u32) {
+fn push_u32(s: &mut Vec<u8>, mut n: u32) {
     let mut buf = [0u8; 10];
     let mut i = buf.len();
     loop {
@@ -100,9 +100,7 @@ fn push_u32(s: &mut String, mut n: u32) {
             break;
         }
     }
-    for &b in &buf[i..] {
-        s.push(b as char);
-    }
+    s.extend_from_slice(&buf[i..]);
 }
 
 #[cfg(test)]

@@ -308,6 +308,16 @@ impl PyMachine {
         Ok(self.with(py, |m| m.remove_memory(start, size))?.map_err(PyHpeErr)?)
     }
 
+    /// `build_all_zonelists(NULL)` now (prints the Fallback order / Built lines).
+    fn rebuild_zonelists(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.with(Machine::rebuild_zonelists))
+    }
+
+    /// Rebuild the sched domains of the online CPUs now.
+    fn rebuild_sched_domains(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.with(Machine::rebuild_sched_domains_now))
+    }
+
     /// node_distance over all possible node ids (nr_node_ids x nr_node_ids, uint8).
     fn distance_matrix<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<u8>>> {
         let (n, v) = self.with(py, |m| {

@@ -299,3 +299,14 @@ def test_load_random_and_mutated_bytes() -> None:
             pytest.fail(f"load accepted an inconsistent machine: {e}")
         except BaseException as e:  # noqa: BLE001
             pytest.fail(f"loaded machine raised {type(e).__module__}.{type(e).__name__}: {e}")
+
+
+@pytest.mark.parametrize("line", ["firmware remove_cpu 0x1000000000000", "firmware add_cpu 1 pxm=-1",
+                                  "firmware add_memory 0x100000000 128M pxm=99999999999",
+                                  "firmware add_memory 0x10000000000000000 128M"])
+def test_script_out_of_range_firmware_numbers_are_script_errors(line: str) -> None:
+    """Regression (fuzz target ``script``): out-of-range numbers escaped as OverflowError."""
+    from numa_hpe.script import Script, ScriptError, run_script
+
+    with pytest.raises(ScriptError, match="fit"):
+        run_script(Script.parse(line), _numa2())

@@ -212,6 +212,39 @@ def t_load(data: bytes) -> None:
         _check_oserror(e, STORE_ERRNOS, "loaded machine")
 
 
+SCRIPT_LINES = [
+    "# boot: {w}", "# firmware: qemu cores={n} mem={w}", "# firmware: qemu {w}", "# topology: {w}",
+    "# patchset: {w}", "# kernel-config: {w}", "# expect: {w}", "# expect: EINVAL", "# output: {w}",
+    "echo {w} > /sys/kernel/debug/mem_hotplug/add_node", "echo {w} > /sys/devices/system/memory/memory{n}/state",
+    "echo -n {w} > /sys/devices/system/cpu/probe", "echo {w} >> /sys/devices/system/cpu/release",
+    "echo {w} > {w}", "cat {w}", "cat /sys/devices/system/node/online", "ls {w}", "ls", "readlink {w}",
+    "dmesg", "dmesg -c", "firmware add_memory {w} {w}", "firmware add_memory 0x100000000 128M pxm={n}",
+    "firmware remove_memory {w} {w}", "firmware add_cpu {n} pxm={w}", "firmware remove_cpu {w}",
+    "firmware {w}", "{w}", "echo '{w}", 'cat "{w}',
+]
+
+
+def t_script(data: bytes) -> None:
+    """A random scenario script (``numa-hpe run``): parsed, booted and run with keep_going;
+    only ScriptError / InvalidDescriptionError / ValueError may escape."""
+    from numa_hpe.script import Script, ScriptError, run_script
+
+    rng = random.Random(data)
+    lines = []
+    for _ in range(rng.randint(0, 8)):
+        t = rng.choice(SCRIPT_LINES)
+        while "{w}" in t or "{n}" in t:
+            t = t.replace("{w}", gen(rng, 4).replace(b"\n", b" ").decode("latin-1"), 1)
+            t = t.replace("{n}", str(rng.choice([0, 1, 2, 8, 32, 999, -1])), 1)
+        lines.append(t)
+    text = "\n".join(lines)
+    try:
+        script = Script.parse(text, "<fuzz>", Path("/nonexistent"))
+        run_script(script, _base("final").fork() if rng.random() < 0.5 else None, keep_going=True)
+    except (ScriptError, InvalidDescriptionError, ValueError):
+        pass
+
+
 # -- file targets (fresh forks of one booted machine; failed writes must be atomic) -----------
 _BASE: dict[str, numa_hpe.Machine] = {}
 
@@ -256,6 +289,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "synthetic": t_synthetic,
     "oracle_case": t_oracle_case,
     "load": t_load,
+    "script": t_script,
     "add_node": _write_target(f"{DBG}/add_node"),
     "node_add_memory": _write_target(f"{DBG}/node0/add_memory"),
     "global_add_memory_v7": _write_target(f"{DBG}/add_memory", "v7"),

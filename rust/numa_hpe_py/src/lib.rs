@@ -310,12 +310,12 @@ impl PyMachine {
 
     /// `build_all_zonelists(NULL)` now (prints the Fallback order / Built lines).
     fn rebuild_zonelists(&self, py: Python<'_>) -> PyResult<()> {
-        py.detach(|| self.with(Machine::rebuild_zonelists))
+        self.with(py, Machine::rebuild_zonelists)
     }
 
     /// Rebuild the sched domains of the online CPUs now.
     fn rebuild_sched_domains(&self, py: Python<'_>) -> PyResult<()> {
-        py.detach(|| self.with(Machine::rebuild_sched_domains_now))
+        self.with(py, Machine::rebuild_sched_domains_now)
     }
 
     /// node_distance over all possible node ids (nr_node_ids x nr_node_ids, uint8).

@@ -310,3 +310,17 @@ def test_script_out_of_range_firmware_numbers_are_script_errors(line: str) -> No
 
     with pytest.raises(ScriptError, match="fit"):
         run_script(Script.parse(line), _numa2())
+
+
+def test_overlapping_srat_falls_back_to_dummy_numa() -> None:
+    """Regression (fuzz target ``oracle_case``): SRAT memory ranges of two nodes overlapping
+    reached the memory-block setup unsorted and panicked (index out of bounds). The kernel's
+    ``numa_cleanup_meminfo`` fails with ``node A [mem ...] overlaps with node B [mem ...]`` and
+    x86 falls back to the dummy (one node) init."""
+    d = Firmware.qemu(cores=2, mem="2G", node_mem=["1G", "1G"], node_cpus=[[0], [1]]).to_dict()
+    d["memory_affinity"][-1]["start"] = 255
+    m = numa_hpe.Machine(d)
+    assert any("overlaps with node" in line for line in m.dmesg())
+    assert "No NUMA configuration found" in m.dmesg()
+    assert m.read(f"{SYS}/node/online") == "0\n"
+    inv.check(m)

@@ -206,6 +206,25 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(a: argparse.Namespace) -> int:
+    from .export import tty_progress
+
+    m = _prepared(a)
+    st = m.export(a.dir, force=a.force, threads=a.threads, progress=tty_progress())
+    print(f"exported {st.files} files, {st.links} links, {st.dirs} directories "
+          f"({st.bytes / (1 << 20):.1f} MiB) to {a.dir} in {st.seconds:.2f} s")
+    print(f"hint: lscpu --sysroot {a.dir}; lsmem --sysroot {a.dir}; "
+          f"lstopo-no-graphics --if fsroot --input {a.dir}")
+    return 0
+
+
+def cmd_mount(a: argparse.Namespace) -> int:
+    from .mount import mount
+
+    m = _prepared(a)
+    return mount(m, a.dir, foreground=not a.background)
+
+
 def cmd_run(a: argparse.Namespace) -> int:
     script = Script.load(a.script)
     fw = firmware_from_args(a)
@@ -365,6 +384,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: only when stderr is a terminal)")
     p.set_defaults(fn=cmd_sweep)
+    p = sub.add_parser("export", help="write /sys and /proc as files for lscpu/lsmem/lstopo --sysroot")
+    machine_opts(p, json_out=False)
+    p.add_argument("dir")
+    p.add_argument("--force", action="store_true", help="replace sys/ and proc/ of a non-empty DIR")
+    p.add_argument("--threads", type=int, default=None, help="writer threads (default: CPUs, at most 4)")
+    p.set_defaults(fn=cmd_export)
+    p = sub.add_parser("mount", help="mount the live tree with FUSE (reads and writes reach the emulator)")
+    machine_opts(p, json_out=False)
+    p.add_argument("dir")
+    p.add_argument("--background", action="store_true",
+                   help="return once mounted; unmount with `umount DIR` (default: serve until unmounted or ^C)")
+    p.set_defaults(fn=cmd_mount)
     p = sub.add_parser("replay", help="replay an oracle case into OUT_DIR (compare.py input)")
     p.add_argument("case_dir")
     p.add_argument("-o", "--out", required=True)

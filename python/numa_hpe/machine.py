@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import errno as _errno
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from . import _core
 from .firmware import Firmware, default_firmware
+
+if TYPE_CHECKING:
+    from .export import ExportStats
 
 SYS = "/sys/devices/system"
 
@@ -203,6 +207,14 @@ class Machine:
         in the oracle's snapshot format."""
         files, links, unreadable = self._m.snapshot(root)
         return {"files": files, "links": links, "unreadable": unreadable, "dmesg": self.dmesg()}
+
+    def export(self, dest: str | Path, force: bool = False, **kw: Any) -> ExportStats:
+        """Write ``/sys/devices/system/{cpu,node,memory}`` and ``/proc`` below ``dest`` as real
+        files for ``lscpu --sysroot``, ``lsmem --sysroot`` and hwloc's fsroot (see
+        :func:`numa_hpe.export.export` for ``roots``, ``threads`` and ``progress``)."""
+        from .export import export
+
+        return export(self, dest, force=force, **kw)
 
     # -- firmware events ----------------------------------------------------------------
     def add_memory(self, start: int, size: int, pxm: int | None = None) -> int:

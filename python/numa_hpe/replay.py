@@ -54,10 +54,17 @@ def run_step(m: Machine, i: int, st: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
+HARNESS_CMDLINE = "console=ttyS0 panic=-1 log_buf_len=16M"
+
+
 def case_cmdline(case: dict[str, Any]) -> str:
     """The command line the kernel really booted with: the harness' parameters
     (``console=ttyS0 panic=-1 log_buf_len=16M``) matter, as ``log_buf_len`` reserves memory."""
-    return str(case.get("source", {}).get("kernel_cmdline") or case.get("cmdline", ""))
+    full = case.get("source", {}).get("kernel_cmdline")
+    if full:
+        return str(full)
+    # every oracle run booted with the harness' parameters in front of the case's own
+    return " ".join(filter(None, [HARNESS_CMDLINE, str(case.get("cmdline", ""))]))
 
 
 def replay(case_dir: str | Path, out_dir: str | Path) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@
 //! the patchset's fake socket is modelled by `CpuIds::fake_socket`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::bitmap::Bitmap;
 
@@ -53,19 +54,213 @@ impl CpuIds {
     }
 }
 
+/// Per-CPU cpumasks of `nr_cpu_ids` bits where CPUs with the same mask share one allocation
+/// (sibling maps are per core / LLC / package: few distinct masks, not one per CPU).
+/// `masks[cpu]` is the mask of `cpu`; updates are copy-on-write. Serializes as the list of
+/// masks (the former `Vec<Bitmap>` format); sharing is restored on load.
+#[derive(Clone, Debug, Default)]
+pub struct CpuMasks {
+    masks: Vec<Arc<Bitmap>>,
+    /// The empty mask (offline CPUs share it); never modified in place.
+    empty: Arc<Bitmap>,
+}
+
+impl CpuMasks {
+    /// `n` empty masks of `n` bits.
+    #[must_use]
+    pub fn new(n: usize) -> Self {
+        let empty = Arc::new(Bitmap::new(n));
+        CpuMasks {
+            masks: vec![Arc::clone(&empty); n],
+            empty,
+        }
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.masks.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.masks.is_empty()
+    }
+
+    /// The masks in CPU order.
+    pub fn iter(&self) -> impl Iterator<Item = &Bitmap> + '_ {
+        self.masks.iter().map(|m| &**m)
+    }
+
+    /// The shared mask of `cpu` (pointer-equal masks are equal).
+    #[must_use]
+    pub fn shared(&self, cpu: usize) -> &Arc<Bitmap> {
+        &self.masks[cpu]
+    }
+
+    /// Whether the allocation of `cpu`'s mask is held by exactly `holders` CPUs of this map
+    /// and nothing else, so it may change in place.
+    fn unique(&self, cpu: usize, holders: usize) -> bool {
+        !Arc::ptr_eq(&self.masks[cpu], &self.empty)
+            && Arc::strong_count(&self.masks[cpu]) == holders
+    }
+
+    /// Replace the mask shared by `members` (all pointing to one allocation) by `f` of it.
+    fn modify(&mut self, members: &[usize], f: impl FnOnce(&mut Bitmap)) {
+        let first = members[0];
+        let new = if self.unique(first, members.len()) {
+            for &m in &members[1..] {
+                self.masks[m] = Arc::clone(&self.empty);
+            }
+            let mut a = std::mem::replace(&mut self.masks[first], Arc::clone(&self.empty));
+            match Arc::get_mut(&mut a) {
+                Some(b) => f(b),
+                None => f(Arc::make_mut(&mut a)),
+            }
+            a
+        } else {
+            let mut b = (*self.masks[first]).clone();
+            f(&mut b);
+            Arc::new(b)
+        };
+        for &m in members {
+            self.masks[m] = Arc::clone(&new);
+        }
+    }
+
+    /// Set (`on`) or clear bit `bit` in the masks of `cpus`, once per shared allocation.
+    fn assign_bit(&mut self, cpus: &[usize], bit: usize, on: bool) {
+        let mut groups: Vec<(*const Bitmap, Vec<usize>)> = Vec::new();
+        for &c in cpus {
+            if self.masks[c].test(bit) == on {
+                continue;
+            }
+            let p = Arc::as_ptr(&self.masks[c]);
+            match groups.iter_mut().rev().find(|g| g.0 == p) {
+                Some(g) => g.1.push(c),
+                None => groups.push((p, vec![c])),
+            }
+        }
+        for (_, members) in groups {
+            self.modify(&members, |b| b.assign(bit, on));
+        }
+    }
+
+    /// `link_mask(cpu, i)` for every `i` of `others` (without `cpu`) plus `cpu`'s own bit.
+    fn link(&mut self, cpu: usize, others: &[usize]) {
+        if !others.is_empty() {
+            self.assign_bit(others, cpu, true);
+        }
+        let old = &self.masks[cpu];
+        let old_empty = Arc::ptr_eq(old, &self.empty);
+        if let (true, Some(&o)) = (old_empty, others.first()) {
+            // Usually the siblings' (just updated) mask is exactly cpu's new one,
+            // others + cpu: share it.
+            let cand = &self.masks[o];
+            if exactly(cand, cpu, others) {
+                self.masks[cpu] = Arc::clone(cand);
+                return;
+            }
+        }
+        if !old_empty && old.test(cpu) && others.iter().all(|&i| old.test(i)) {
+            return;
+        }
+        self.modify(&[cpu], |b| {
+            b.set(cpu);
+            for &i in others {
+                b.set(i);
+            }
+        });
+    }
+
+    /// Clear `cpu` from the masks of its siblings (the CPUs of its own mask) and empty its own.
+    fn unlink(&mut self, cpu: usize) {
+        let sibs: Vec<usize> = self.masks[cpu].iter().filter(|&s| s != cpu).collect();
+        self.assign_bit(&sibs, cpu, false);
+        self.masks[cpu] = Arc::clone(&self.empty);
+    }
+}
+
+/// Whether `b` holds exactly `cpu` and `others` (word compare, no per-bit walk).
+fn exactly(b: &Bitmap, cpu: usize, others: &[usize]) -> bool {
+    let lo = others.iter().fold(cpu, |m, &i| m.min(i)) / 64;
+    let hi = others.iter().fold(cpu, |m, &i| m.max(i)) / 64 + 1;
+    let w = b.words();
+    if hi > w.len() {
+        return false;
+    }
+    let mut want = vec![0u64; hi - lo];
+    for &i in others.iter().chain([&cpu]) {
+        want[i / 64 - lo] |= 1 << (i % 64);
+    }
+    w[lo..hi] == want[..] && w[..lo].iter().chain(&w[hi..]).all(|&x| x == 0)
+}
+
+impl std::ops::Index<usize> for CpuMasks {
+    type Output = Bitmap;
+    fn index(&self, cpu: usize) -> &Bitmap {
+        &self.masks[cpu]
+    }
+}
+
+impl PartialEq for CpuMasks {
+    fn eq(&self, o: &Self) -> bool {
+        self.masks.len() == o.masks.len()
+            && self
+                .masks
+                .iter()
+                .zip(&o.masks)
+                .all(|(a, b)| Arc::ptr_eq(a, b) || a == b)
+    }
+}
+
+impl Eq for CpuMasks {}
+
+impl serde::Serialize for CpuMasks {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CpuMasks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Vec::<Bitmap>::deserialize(d)?;
+        let n = v.len();
+        let empty = Arc::new(Bitmap::new(n));
+        let mut seen: HashMap<Bitmap, Arc<Bitmap>> = HashMap::new();
+        let masks = v
+            .into_iter()
+            .map(|b| {
+                if b == *empty {
+                    Arc::clone(&empty)
+                } else {
+                    match seen.get(&b) {
+                        Some(a) => Arc::clone(a),
+                        None => {
+                            let a = Arc::new(b.clone());
+                            seen.insert(b, Arc::clone(&a));
+                            a
+                        }
+                    }
+                }
+            })
+            .collect();
+        Ok(CpuMasks { masks, empty })
+    }
+}
+
 /// Sibling maps of all CPUs (nr_cpu_ids wide), as sysfs `topology/` and the scheduler see them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SiblingMaps {
     /// topology_sibling_cpumask (thread_siblings, core_cpus).
-    pub smt: Vec<Bitmap>,
+    pub smt: CpuMasks,
     /// cpu_l2c_shared_mask (cluster_cpus).
-    pub cluster: Vec<Bitmap>,
+    pub cluster: CpuMasks,
     /// cpu_llc_shared_mask (MC level).
-    pub llc: Vec<Bitmap>,
+    pub llc: CpuMasks,
     /// topology_die_cpumask (die_cpus).
-    pub die: Vec<Bitmap>,
+    pub die: CpuMasks,
     /// topology_core_cpumask (core_siblings, package_cpus).
-    pub package: Vec<Bitmap>,
+    pub package: CpuMasks,
     /// x86_has_numa_in_package (sticky, as the kernel's static bool).
     pub numa_in_package: bool,
     /// booted_cores of each CPU.
@@ -165,11 +360,11 @@ impl SiblingMaps {
     #[must_use]
     pub fn new(nr_cpu_ids: usize) -> Self {
         SiblingMaps {
-            smt: vec![Bitmap::new(nr_cpu_ids); nr_cpu_ids],
-            cluster: vec![Bitmap::new(nr_cpu_ids); nr_cpu_ids],
-            llc: vec![Bitmap::new(nr_cpu_ids); nr_cpu_ids],
-            die: vec![Bitmap::new(nr_cpu_ids); nr_cpu_ids],
-            package: vec![Bitmap::new(nr_cpu_ids); nr_cpu_ids],
+            smt: CpuMasks::new(nr_cpu_ids),
+            cluster: CpuMasks::new(nr_cpu_ids),
+            llc: CpuMasks::new(nr_cpu_ids),
+            die: CpuMasks::new(nr_cpu_ids),
+            package: CpuMasks::new(nr_cpu_ids),
             numa_in_package: false,
             booted_cores: vec![0; nr_cpu_ids],
             max_smt_threads: 1,
@@ -246,16 +441,11 @@ impl SiblingMaps {
             .filter(|&i| self.setup.test(i))
             .collect();
         let c = ids[cpu];
+        // The kernel links pair by pair; the same links are collected per map and applied
+        // at once (the result does not depend on the order).
+        let (mut smt, mut llc, mut cluster, mut die) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for &i in &others {
             if i == cpu {
-                for m in [
-                    &mut self.smt,
-                    &mut self.llc,
-                    &mut self.cluster,
-                    &mut self.die,
-                ] {
-                    m[cpu].set(cpu);
-                }
                 continue;
             }
             let o = ids[i];
@@ -267,29 +457,36 @@ impl SiblingMaps {
                 self.numa_in_package = true;
             }
             if pkg && c.die == o.die && c.core == o.core && self.sane(cpu, i, ids, "smt", dmesg) {
-                link(&mut self.smt, cpu, i);
+                smt.push(i);
             }
             if c.llc_id == o.llc_id {
                 let snc_drop = pkg && c.node != o.node && self.intel_snc;
                 if !snc_drop && self.sane(cpu, i, ids, "llc", dmesg) {
-                    link(&mut self.llc, cpu, i);
+                    llc.push(i);
                 }
             }
             if c.l2c_id == o.l2c_id && self.sane(cpu, i, ids, "l2c", dmesg) {
-                link(&mut self.cluster, cpu, i);
+                cluster.push(i);
             }
             if pkg && c.die == o.die {
-                link(&mut self.die, cpu, i);
+                die.push(i);
             }
         }
+        self.smt.link(cpu, &smt);
+        self.llc.link(cpu, &llc);
+        self.cluster.link(cpu, &cluster);
+        self.die.link(cpu, &die);
         let threads = self.smt[cpu].weight() as u32;
         self.max_smt_threads = self.max_smt_threads.max(threads);
         // Second pass: package links and booted_cores need all SMT links in place.
+        let mut package = Vec::new();
         for &i in &others {
             if i != cpu && (c.fake_socket || ids[i].fake_socket || ids[i].package != c.package) {
                 continue;
             }
-            link(&mut self.package, cpu, i);
+            if i != cpu {
+                package.push(i);
+            }
             if threads == 1 {
                 if self.smt[i].first() == Some(i) {
                     self.booted_cores[cpu] += 1;
@@ -301,6 +498,7 @@ impl SiblingMaps {
                 self.booted_cores[cpu] = self.booted_cores[i];
             }
         }
+        self.package.link(cpu, &package);
     }
 
     /// `remove_siblinginfo(cpu)`: unlink an offlined CPU from every map.
@@ -309,10 +507,8 @@ impl SiblingMaps {
             return;
         }
         let last_thread = self.smt[cpu].weight() == 1;
-        let pkg: Vec<usize> = self.package[cpu].iter().collect();
-        for s in pkg {
-            self.package[s].clear(cpu);
-            if last_thread {
+        if last_thread {
+            for s in self.package[cpu].iter() {
                 self.booted_cores[s] = self.booted_cores[s].saturating_sub(1);
             }
         }
@@ -323,22 +519,12 @@ impl SiblingMaps {
             &mut self.cluster,
             &mut self.package,
         ] {
-            let sibs: Vec<usize> = m[cpu].iter().collect();
-            for s in sibs {
-                m[s].clear(cpu);
-            }
-            m[cpu].clear_all();
+            m.unlink(cpu);
         }
         self.booted_cores[cpu] = 0;
         self.setup.clear(cpu);
         self.links.remove(cpu);
     }
-}
-
-/// `link_mask`: make `a` and `b` siblings in `m`.
-fn link(m: &mut [Bitmap], a: usize, b: usize) {
-    m[a].set(b);
-    m[b].set(a);
 }
 
 /// Logical package / die numbering (`topology_update_package_map`, `topology_update_die_map`):
@@ -355,7 +541,8 @@ pub struct LogicalMaps {
 impl LogicalMaps {
     /// Called when `cpu` is identified (boot CPU, each AP bring-up, hot-added CPU bring-up).
     pub fn update(&mut self, cpu: usize, ids: &CpuIds, dmesg: &mut Vec<String>) {
-        if !self.packages.contains(&ids.package) {
+        // CPUs come mostly package by package: the last entry usually matches.
+        if self.packages.last() != Some(&ids.package) && !self.packages.contains(&ids.package) {
             let new = self.packages.len();
             self.packages.push(ids.package);
             if new != ids.package as usize {
@@ -366,7 +553,8 @@ impl LogicalMaps {
             }
         }
         // topology_phys_to_logical_die matches on (die id, package id) of initialized CPUs.
-        if !self.dies.contains(&(ids.package, ids.die)) {
+        let die = (ids.package, ids.die);
+        if self.dies.last() != Some(&die) && !self.dies.contains(&die) {
             let new = self.dies.len();
             self.dies.push((ids.package, ids.die));
             if new != ids.die as usize {

@@ -12,6 +12,7 @@ pub mod debugfs;
 pub mod e820;
 pub mod e820_params;
 pub mod error;
+pub mod export;
 pub mod firmware;
 pub mod free_area_init;
 pub mod machine;

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use crate::bitmap::Bitmap;
-use crate::cpu_topology::SiblingMaps;
+use crate::cpu_topology::{CpuMasks, SiblingMaps};
 use crate::sched_groups::{Chains, GroupBuilder, GroupRef, HashMap, Spans, NONE};
 
 pub use crate::sched_debug::{rebuild_lines, DEBUGFS_ATTRS};
@@ -282,17 +282,19 @@ fn level_masks(
     }
     let mut levels = Vec::new();
     let mut ids = Vec::new();
-    let sibling_level = |spans: &mut Spans, maps: &[Bitmap]| -> Vec<u32> {
+    let sibling_level = |spans: &mut Spans, maps: &CpuMasks| -> Vec<u32> {
         let mut v = vec![NONE; n];
-        let mut prev = NONE;
+        // Siblings share one allocation: intern each distinct one once (by address).
+        let mut by_ptr: HashMap<*const Bitmap, u32> = HashMap::default();
         for &c in cpus {
-            v[c] = match maps.get(c) {
-                // Siblings are usually neighbours: try the previous CPU's mask first (memcmp).
-                Some(m) if prev != NONE && spans.is(prev, m) && m.test(c) => prev,
-                Some(m) if m.nbits() == n && m.test(c) => spans.intern(m),
-                _ => spans.intern(&Bitmap::from_bits(n, [c])),
+            v[c] = if c < maps.len() && maps[c].nbits() == n && maps[c].test(c) {
+                let a = maps.shared(c);
+                *by_ptr
+                    .entry(Arc::as_ptr(a))
+                    .or_insert_with(|| spans.intern_arc(a))
+            } else {
+                spans.singleton(c)
             };
-            prev = v[c];
         }
         v
     };
@@ -309,8 +311,8 @@ fn level_masks(
     levels.push(plain("MC", SD_SHARE_PKG_RESOURCES));
     ids.push(sibling_level(spans, &sib.llc));
     let mut node_ids: HashMap<usize, u32> = HashMap::default();
-    for (&nd, m) in &node_cpus {
-        node_ids.insert(nd, spans.intern(m));
+    for (nd, m) in node_cpus {
+        node_ids.insert(nd, spans.intern_owned(m));
     }
     if !sib.sched_numa_in_package {
         levels.push(plain("DIE", 0));
@@ -340,7 +342,7 @@ fn level_masks(
         // sched_domains_numa_masks[j][node], deduplicated by the set of nodes it covers.
         let mut by_set: HashMap<Vec<u64>, u32> = HashMap::default();
         let mut per_node: HashMap<usize, u32> = HashMap::default();
-        for &nd in node_cpus.keys() {
+        for &nd in node_ids.keys() {
             let mut set = vec![0u64; nn.div_ceil(64)];
             match node_pos.get(&nd).copied() {
                 Some(a) => {

@@ -101,6 +101,24 @@ impl Spans {
 
     /// Id of `b`, adding it when new.
     pub fn intern(&mut self, b: &Bitmap) -> u32 {
+        self.intern_with(b, || Arc::new(b.clone()))
+    }
+
+    /// Id of `*b`, adding `b` itself (shared, not copied) when new.
+    pub fn intern_arc(&mut self, b: &Arc<Bitmap>) -> u32 {
+        self.intern_with(b, || Arc::clone(b))
+    }
+
+    /// Id of an owned bitmap, moved into the table when new.
+    pub fn intern_owned(&mut self, b: Bitmap) -> u32 {
+        match self.find(&b) {
+            Ok(id) => id,
+            Err(h) => self.push(h, Arc::new(b)),
+        }
+    }
+
+    /// Id of `b` or the hash to add it under.
+    fn find(&self, b: &Bitmap) -> std::result::Result<u32, u64> {
         let (h, lo, hi) = span_key(b);
         if let Some(ids) = self.index.get(&h) {
             for &id in ids {
@@ -109,15 +127,27 @@ impl Spans {
                     && o[lo..hi] == b.words()[lo..hi]
                     && o[..lo].iter().chain(&o[hi..]).all(|&x| x == 0)
                 {
-                    return id;
+                    return Ok(id);
                 }
             }
         }
+        Err(h)
+    }
+
+    fn intern_with(&mut self, b: &Bitmap, make: impl FnOnce() -> Arc<Bitmap>) -> u32 {
+        match self.find(b) {
+            Ok(id) => id,
+            Err(h) => self.push(h, make()),
+        }
+    }
+
+    fn push(&mut self, h: u64, b: Arc<Bitmap>) -> u32 {
+        let (_, lo, hi) = span_key(&b);
         let id = self.bits.len() as u32;
         self.range.push((lo as u32, hi as u32));
         self.weight
             .push(b.words()[lo..hi].iter().map(|w| w.count_ones()).sum());
-        self.bits.push(Arc::new(b.clone()));
+        self.bits.push(b);
         self.index.entry(h).or_default().push(id);
         id
     }
@@ -141,11 +171,6 @@ impl Spans {
                 })
             })
         })
-    }
-
-    /// Whether span `id` equals `b` (memcmp).
-    pub fn is(&self, id: u32, b: &Bitmap) -> bool {
-        self.bits[id as usize].words() == b.words()
     }
 
     pub fn subset(&self, a: u32, b: u32) -> bool {

@@ -222,7 +222,7 @@ impl Machine {
     }
 
     /// Content of a readable attribute.
-    fn show(&self, c: &[&str]) -> Option<Result<String>> {
+    pub(crate) fn show(&self, c: &[&str]) -> Option<Result<String>> {
         match c {
             ["sys", "devices", "system", "node", rest @ ..] => self.node_show(rest),
             ["sys", "devices", "system", "memory", rest @ ..] => self.memory_show(rest),

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use numa_hpe_core::bitmap::Bitmap;
 use numa_hpe_core::error::{Errno, HpeError};
+use numa_hpe_core::export::{self, ExportOptions};
 use numa_hpe_core::notifier::{Event, Notifier};
 use numa_hpe_core::firmware::Firmware;
 use numa_hpe_core::machine::{KernelConfig, Machine, PatchsetVersion};
@@ -236,6 +237,18 @@ impl PyMachine {
         })
     }
 
+    /// `st_mode` of a path as sysfs reports it (dirs 0o40755, links 0o120777, attributes
+    /// 0o100444 / 0o100644 / 0o100200), or None when it does not exist.
+    fn st_mode(&self, path: &str) -> PyResult<Option<u32>> {
+        self.with(|m| {
+            m.stat(path).map(|k| match k {
+                Kind::Dir => 0o40755,
+                Kind::Link(_) => 0o120777,
+                Kind::File(r, w) => 0o100000 | if r { 0o444 } else { 0 } | if w { 0o200 } else { 0 },
+            })
+        })
+    }
+
     /// `(files, links, unreadable)` of the whole tree below `root`.
     #[pyo3(signature = (root = "/"))]
     fn snapshot<'py>(&self, py: Python<'py>, root: &str) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>, Bound<'py, PyList>)> {
@@ -249,6 +262,41 @@ impl PyMachine {
             links.set_item(k, v)?;
         }
         Ok((files, links, PyList::new(py, snap.unreadable)?))
+    }
+
+    /// Write the tree below `dest` as real files (`dest/sys/...`, `dest/proc/...`); returns
+    /// `{"dirs", "files", "links", "bytes"}`. `progress(done, total)` is called now and then
+    /// from worker threads and must not use this machine.
+    #[pyo3(signature = (dest, roots = None, force = false, threads = None, progress = None))]
+    fn export<'py>(
+        &self,
+        py: Python<'py>,
+        dest: std::path::PathBuf,
+        roots: Option<Vec<String>>,
+        force: bool,
+        threads: Option<usize>,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let mut opts = ExportOptions { force, ..ExportOptions::default() };
+        if let Some(r) = roots {
+            opts.roots = r;
+        }
+        if let Some(t) = threads {
+            opts.threads = t.max(1);
+        }
+        let report = |done: usize, total: usize| {
+            if let Some(cb) = &progress {
+                // A failing progress callback must not abort the export.
+                Python::attach(|py| drop(cb.call1(py, (done, total))));
+            }
+        };
+        let stats = py.detach(|| self.with(|m| export::export(m, &dest, &opts, &report)))??;
+        let d = PyDict::new(py);
+        d.set_item("dirs", stats.dirs)?;
+        d.set_item("files", stats.files)?;
+        d.set_item("links", stats.links)?;
+        d.set_item("bytes", stats.bytes)?;
+        Ok(d)
     }
 
     /// The kernel log lines (no timestamps).

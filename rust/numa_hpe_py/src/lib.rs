@@ -239,8 +239,8 @@ impl PyMachine {
 
     /// `st_mode` of a path as sysfs reports it (dirs 0o40755, links 0o120777, attributes
     /// 0o100444 / 0o100644 / 0o100200), or None when it does not exist.
-    fn st_mode(&self, path: &str) -> PyResult<Option<u32>> {
-        self.with(|m| {
+    fn st_mode(&self, py: Python<'_>, path: &str) -> PyResult<Option<u32>> {
+        self.with(py, |m| {
             m.stat(path).map(|k| match k {
                 Kind::Dir => 0o40755,
                 Kind::Link(_) => 0o120777,
@@ -290,7 +290,7 @@ impl PyMachine {
                 Python::attach(|py| drop(cb.call1(py, (done, total))));
             }
         };
-        let stats = py.detach(|| self.with(|m| export::export(m, &dest, &opts, &report)))??;
+        let stats = self.with(py, |m| export::export(m, &dest, &opts, &report))??;
         let d = PyDict::new(py);
         d.set_item("dirs", stats.dirs)?;
         d.set_item("files", stats.files)?;

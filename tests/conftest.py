@@ -1,7 +1,8 @@
 """Shared fixtures and hypothesis profiles.
 
-``NUMA_HPE_HYPOTHESIS_PROFILE`` selects ``dev`` (default, 50 examples) or ``ci`` (300 examples,
-no deadline, derandomized so CI runs are reproducible).
+``NUMA_HPE_HYPOTHESIS_PROFILE`` selects ``dev`` (default, 50 examples), ``ci`` (300 examples,
+no deadline, derandomized so CI runs are reproducible), ``nightly`` (5 000) or ``fuzz`` (20 000);
+see docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# heavy profiles, only when selected: the stateful model test's nightly run and the fuzz harness
+settings.register_profile("nightly", max_examples=5000, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fuzz", max_examples=20000, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("NUMA_HPE_HYPOTHESIS_PROFILE", "dev"))
 
 

@@ -119,3 +119,127 @@ def format_mask(bits: set[int], nbits: int) -> str:
     for lo in range(top - 32, -1, -32):
         chunks.append(format((value >> lo) & 0xFFFFFFFF, "08x"))
     return ",".join(chunks)
+
+
+# -- e820 (algorithms.md §1.2) --------------------------------------------------------------
+E820_NOMERGE = {12, 0xEFFFFFFF}
+E820_NAMES = {1: "usable", 2: "reserved", 3: "ACPI data", 4: "ACPI NVS", 5: "unusable",
+              7: "persistent (type 7)", 12: "persistent (type 12)", 0xEFFFFFFF: "soft reserved",
+              128: "usable"}
+
+
+def e820_type_name(t: int) -> str:
+    return E820_NAMES.get(t, f"type {t}")
+
+
+def e820_sanitize(entries: list[tuple[int, int, int]]) -> list[tuple[int, int, int]] | None:
+    """``e820__update_table``: None when it fails (fewer than 2 entries or a wrapping entry)."""
+    if len(entries) < 2:
+        return None
+    if any(((a + s) & U64) < a for a, s, _ in entries):
+        return None
+    points = []  # (addr, 0 = start / 1 = end, entry index)
+    for i, (a, s, _t) in enumerate(entries):
+        if s:
+            points.append((a, 0, i))
+            points.append((a + s, 1, i))
+    points.sort(key=lambda p: (p[0], p[1]))
+    overlap: list[int] = []
+    out: list[tuple[int, int, int]] = []
+    last_type, last_addr = 0, 0
+    for addr, kind, i in points:
+        if kind == 0:
+            overlap.append(i)
+        else:
+            overlap.remove(i)
+        current = max((entries[j][2] for j in overlap), default=0)
+        if current != last_type or current in E820_NOMERGE:
+            if last_type and addr - last_addr:
+                out.append((last_addr, addr - last_addr, last_type))
+            if current:
+                last_addr = addr
+            last_type = current
+    return out
+
+
+# -- zonelists (algorithms.md §6, the literal loop) -------------------------------------------
+def build_zonelists_pass(locals_: list[int], memory: set[int], with_cpus: set[int],
+                         dist: "callable", max_numnodes: int = 1024) -> dict[int, list[int]]:
+    """One ``__build_all_zonelists`` pass: node_load reset once, then ``build_zonelists`` for
+    each node of ``locals_`` in order; returns the fallback node order per local node."""
+    node_load: dict[int, int] = {}
+    out = {}
+    for local in locals_:
+        used: set[int] = set()
+        prev, order = local, []
+
+        def find_next_best_node() -> int:
+            if local not in used:
+                used.add(local)
+                return local
+            best, min_val = -1, None
+            for n in sorted(memory):
+                if n in used:
+                    continue
+                val = dist(local, n) + (1 if n < local else 0) + (1 if n in with_cpus else 0)
+                val = val * max_numnodes + node_load.get(n, 0)
+                if min_val is None or val < min_val:
+                    min_val, best = val, n
+            if best >= 0:
+                used.add(best)
+            return best
+
+        while (n := find_next_best_node()) >= 0:
+            if dist(local, n) != dist(local, prev):
+                node_load[n] = node_load.get(n, 0) + 1
+            order.append(n)
+            prev = n
+        out[local] = order
+    return out
+
+
+# -- zone for onlining (algorithms.md §3.4) ---------------------------------------------------
+ZONE_NAMES = ["DMA", "DMA32", "Normal", "Movable", "Device"]
+
+
+def zone_intersects(span: tuple[int, int] | None, pfn: int, n: int) -> bool:
+    """``span`` = (zone_start_pfn, spanned) or None/zero for an empty zone."""
+    if not span or span[1] == 0:
+        return False
+    start, spanned = span
+    return not (pfn >= start + spanned or pfn + n <= start)
+
+
+def default_kernel_zone(spans: dict[str, tuple[int, int]], pfn: int, n: int) -> str:
+    for z in ("DMA", "DMA32", "Normal"):
+        if zone_intersects(spans.get(z), pfn, n):
+            return z
+    return "Normal"
+
+
+def default_zone(spans: dict[str, tuple[int, int]], pfn: int, n: int, movable_node: bool) -> str:
+    k = default_kernel_zone(spans, pfn, n)
+    in_k = zone_intersects(spans.get(k), pfn, n)
+    in_m = zone_intersects(spans.get("Movable"), pfn, n)
+    if in_k != in_m:
+        return k if in_k else "Movable"
+    return "Movable" if movable_node else k
+
+
+def zone_for(online_type: str, spans: dict[str, tuple[int, int]], pfn: int, n: int,
+             movable_node: bool) -> str:
+    if online_type == "online_kernel":
+        return default_kernel_zone(spans, pfn, n)
+    if online_type == "online_movable":
+        return "Movable"
+    return default_zone(spans, pfn, n, movable_node)
+
+
+def valid_zones_offline(spans: dict[str, tuple[int, int]], pfn: int, n: int, movable_node: bool) -> str:
+    d = default_zone(spans, pfn, n, movable_node)
+    out = [d]
+    for t in ("online_kernel", "online_movable"):
+        z = zone_for(t, spans, pfn, n, movable_node)
+        if z != d:
+            out.append(z)
+    return " ".join(out)

@@ -118,6 +118,10 @@ class Firmware:
         nslots = sockets * dies * cores * threads
         if nslots < 1:
             raise InvalidDescriptionError("cpus: the topology has no CPU slot")
+        if nslots > 32768:  # refuse before building one dict per slot (10^7 slots = 5 GB)
+            raise InvalidDescriptionError(f"cpus: {nslots} CPU slots exceed the supported 32768")
+        if node_mem is not None and len(node_mem) > 1024:
+            raise InvalidDescriptionError(f"node_mem: {len(node_mem)} nodes exceed MAX_NUMNODES 1024")
         present = nslots if cpus is None else cpus
         if not 1 <= present <= nslots:
             raise InvalidDescriptionError(f"cpus: {present} present CPUs do not fit {nslots} slots")

@@ -305,6 +305,14 @@ class Runner:
                      "add_cpu": "APIC_ID [pxm=P]", "remove_cpu": "APIC_ID"}[event]
             raise ValueError(f"firmware {event}: expected `firmware {event} {usage}`")
         nums = [parse_number(p) for p in pos]
+        # the ACPI fields are u64 addresses and u32 ids: out-of-range numbers are a script
+        # error, not an OverflowError from the binding
+        bits = 64 if event.endswith("memory") else 32
+        for v in nums:
+            if not 0 <= v < 1 << bits:
+                raise ValueError(f"firmware {event}: {v:#x} does not fit {bits} bits")
+        if pxm is not None and not 0 <= pxm < 1 << 32:
+            raise ValueError(f"firmware {event}: pxm {pxm} does not fit 32 bits")
         if event == "add_memory":
             return [f"node {self.m.add_memory(nums[0], nums[1], pxm)}"]
         if event == "remove_memory":

@@ -404,6 +404,12 @@ impl Machine {
         let Some(end) = start.checked_add(size) else {
             return err(Errno::EINVAL, "range wraps");
         };
+        // validate before offlining anything: a misaligned eject used to offline the blocks
+        // it overlapped and then fail in remove_memory, leaving them offline
+        let bs = self.block_size;
+        if start % bs != 0 || size % bs != 0 || size == 0 {
+            return err(Errno::EINVAL, "range is not aligned to the memory block size");
+        }
         let ids: Vec<u64> = self
             .blocks
             .keys()

@@ -120,9 +120,14 @@ pub fn numa_init(
                 }
             }
         }
-        // acpi_numa_init parsed the SLIT; numa_init then cleans the meminfo up
-        cleanup_meminfo(&mut meminfo, ram, high, dmesg);
-    } else {
+    }
+    // acpi_numa_init parsed the SLIT; numa_init then cleans the meminfo up. Overlapping nodes
+    // make numa_cleanup_meminfo fail (-EINVAL), and x86_numa_init falls back to the dummy
+    // init with the distance table reset (unsorted, overlapping ranges used to reach
+    // create_boot_memory_blocks and panic there).
+    let srat_ok = use_srat && cleanup_meminfo(&mut meminfo, ram, high, dmesg);
+    if !srat_ok {
+        distance = DistanceTable::none();
         // dummy_numa_init
         if !params.numa_off {
             dmesg.push("No NUMA configuration found".to_string());

@@ -123,12 +123,17 @@ thread_local! {
 }
 
 impl PyMachine {
-    fn with<T>(&self, f: impl FnOnce(&mut Machine) -> T) -> PyResult<T> {
+    /// Run `f` on the machine. The lock is always waited for with the GIL released: the thread
+    /// holding it may be inside a Python notifier callback, which needs the GIL to finish, so
+    /// waiting with the GIL held deadlocked (issue 6 concurrency test).
+    fn with<T: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut Machine) -> T + Send) -> PyResult<T> {
         if IN_NOTIFIER.with(std::cell::Cell::get) {
             return Err(PyRuntimeError::new_err("the machine cannot be used from inside its own notifier"));
         }
-        let mut g = self.inner.lock().map_err(|_| PyRuntimeError::new_err("machine lock poisoned"))?;
-        Ok(f(&mut g))
+        py.detach(|| {
+            let mut g = self.inner.lock().map_err(|_| PyRuntimeError::new_err("machine lock poisoned"))?;
+            Ok(f(&mut g))
+        })
     }
 }
 
@@ -167,19 +172,19 @@ impl PyMachine {
 
     /// Subscribe `callback` to hotplug events (None unsubscribes).
     #[pyo3(signature = (callback = None))]
-    fn set_notifier(&self, callback: Option<Py<PyAny>>) -> PyResult<()> {
-        self.with(|m| m.notifier = callback.map(|c| Arc::new(PyNotifier(c)) as Arc<dyn Notifier>))
+    fn set_notifier(&self, py: Python<'_>, callback: Option<Py<PyAny>>) -> PyResult<()> {
+        self.with(py, |m| m.notifier = callback.map(|c| Arc::new(PyNotifier(c)) as Arc<dyn Notifier>))
     }
 
     /// The event log, oldest first, as dicts.
     fn events<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        let evs = self.with(|m| m.events.clone())?;
+        let evs = self.with(py, |m| m.events.clone())?;
         evs.iter().map(|e| event_dict(py, e)).collect()
     }
 
     /// The whole machine as bytes (restore with `Machine.load`).
     fn save<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let b = py.detach(|| self.with(|m| m.save()))?;
+        let b = self.with(py, |m| m.save())?;
         Ok(PyBytes::new(py, &b))
     }
 
@@ -192,40 +197,38 @@ impl PyMachine {
 
     /// An independent copy of the machine (same state, no notifier).
     fn fork(&self, py: Python<'_>) -> PyResult<Self> {
-        let m = py.detach(|| {
-            self.with(|m| {
-                let mut c = m.clone();
-                c.notifier = None;
-                c
-            })
+        let m = self.with(py, |m| {
+            let mut c = m.clone();
+            c.notifier = None;
+            c
         })?;
         Ok(PyMachine { inner: Mutex::new(m) })
     }
 
     /// Read a whole file.
     fn read(&self, py: Python<'_>, path: &str) -> PyResult<String> {
-        py.detach(|| self.with(|m| m.read(path)))?.map_err(path_err(path))
+        self.with(py, |m| m.read(path))?.map_err(path_err(path))
     }
 
     /// Write to a file (open + one write); returns the byte count.
     fn write(&self, py: Python<'_>, path: &str, data: &Bound<'_, PyAny>) -> PyResult<usize> {
         let data = bytes_of(data)?;
-        py.detach(|| self.with(|m| m.write(path, &data)))?.map_err(path_err(path))
+        self.with(py, |m| m.write(path, &data))?.map_err(path_err(path))
     }
 
     /// Directory entries, sorted.
-    fn listdir(&self, path: &str) -> PyResult<Vec<String>> {
-        self.with(|m| m.list_dir(path))?.map_err(path_err(path))
+    fn listdir(&self, py: Python<'_>, path: &str) -> PyResult<Vec<String>> {
+        self.with(py, |m| m.list_dir(path))?.map_err(path_err(path))
     }
 
     /// Target of a symlink.
-    fn readlink(&self, path: &str) -> PyResult<String> {
-        self.with(|m| m.readlink(path))?.map_err(path_err(path))
+    fn readlink(&self, py: Python<'_>, path: &str) -> PyResult<String> {
+        self.with(py, |m| m.readlink(path))?.map_err(path_err(path))
     }
 
     /// `"dir"`, `"file"`, `"link"` or None.
-    fn stat(&self, path: &str) -> PyResult<Option<&'static str>> {
-        self.with(|m| {
+    fn stat(&self, py: Python<'_>, path: &str) -> PyResult<Option<&'static str>> {
+        self.with(py, |m| {
             m.stat(path).map(|k| match k {
                 Kind::Dir => "dir",
                 Kind::File(..) => "file",
@@ -236,8 +239,8 @@ impl PyMachine {
 
     /// `st_mode` of a path as sysfs reports it (dirs 0o40755, links 0o120777, attributes
     /// 0o100444 / 0o100644 / 0o100200), or None when it does not exist.
-    fn st_mode(&self, path: &str) -> PyResult<Option<u32>> {
-        self.with(|m| {
+    fn st_mode(&self, py: Python<'_>, path: &str) -> PyResult<Option<u32>> {
+        self.with(py, |m| {
             m.stat(path).map(|k| match k {
                 Kind::Dir => 0o40755,
                 Kind::Link(_) => 0o120777,
@@ -249,7 +252,7 @@ impl PyMachine {
     /// `(files, links, unreadable)` of the whole tree below `root`.
     #[pyo3(signature = (root = "/"))]
     fn snapshot<'py>(&self, py: Python<'py>, root: &str) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>, Bound<'py, PyList>)> {
-        let snap = py.detach(|| self.with(|m| m.snapshot(root)))?;
+        let snap = self.with(py, |m| m.snapshot(root))?;
         let files = PyDict::new(py);
         for (k, v) in snap.files {
             files.set_item(k, v)?;
@@ -287,7 +290,7 @@ impl PyMachine {
                 Python::attach(|py| drop(cb.call1(py, (done, total))));
             }
         };
-        let stats = py.detach(|| self.with(|m| export::export(m, &dest, &opts, &report)))??;
+        let stats = self.with(py, |m| export::export(m, &dest, &opts, &report))??;
         let d = PyDict::new(py);
         d.set_item("dirs", stats.dirs)?;
         d.set_item("files", stats.files)?;
@@ -297,43 +300,42 @@ impl PyMachine {
     }
 
     /// The kernel log lines (no timestamps).
-    fn dmesg(&self) -> PyResult<Vec<String>> {
-        self.with(|m| m.dmesg.clone())
+    fn dmesg(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        self.with(py, |m| m.dmesg.clone())
     }
 
     /// ACPI memory device insert; returns the node the memory landed on.
     #[pyo3(signature = (start, size, pxm = None))]
-    fn firmware_add_memory(&self, start: u64, size: u64, pxm: Option<u32>) -> PyResult<u32> {
-        Ok(self.with(|m| m.firmware_add_memory(pxm, start, size))?.map_err(PyHpeErr)?)
+    fn firmware_add_memory(&self, py: Python<'_>, start: u64, size: u64, pxm: Option<u32>) -> PyResult<u32> {
+        Ok(self.with(py, |m| m.firmware_add_memory(pxm, start, size))?.map_err(PyHpeErr)?)
     }
 
     /// ACPI memory eject (EBUSY when a block cannot be offlined).
-    fn firmware_remove_memory(&self, start: u64, size: u64) -> PyResult<()> {
-        Ok(self.with(|m| m.firmware_remove_memory(start, size))?.map_err(PyHpeErr)?)
+    fn firmware_remove_memory(&self, py: Python<'_>, start: u64, size: u64) -> PyResult<()> {
+        Ok(self.with(py, |m| m.firmware_remove_memory(start, size))?.map_err(PyHpeErr)?)
     }
 
     /// ACPI processor insert; returns the logical CPU id.
     #[pyo3(signature = (apic_id, pxm = None))]
-    fn firmware_add_cpu(&self, apic_id: u32, pxm: Option<u32>) -> PyResult<usize> {
-        Ok(self.with(|m| m.firmware_add_cpu(apic_id, pxm))?.map_err(PyHpeErr)?)
+    fn firmware_add_cpu(&self, py: Python<'_>, apic_id: u32, pxm: Option<u32>) -> PyResult<usize> {
+        Ok(self.with(py, |m| m.firmware_add_cpu(apic_id, pxm))?.map_err(PyHpeErr)?)
     }
 
     /// ACPI processor eject.
-    fn firmware_remove_cpu(&self, apic_id: u32) -> PyResult<()> {
-        Ok(self.with(|m| m.firmware_remove_cpu(apic_id))?.map_err(PyHpeErr)?)
+    fn firmware_remove_cpu(&self, py: Python<'_>, apic_id: u32) -> PyResult<()> {
+        Ok(self.with(py, |m| m.firmware_remove_cpu(apic_id))?.map_err(PyHpeErr)?)
     }
 
     /// Kernel `add_memory(nid, start, size)` (node from the address when None); returns the
     /// ids of the new (offline, or auto-onlined) blocks.
     #[pyo3(signature = (start, size, node = None))]
     fn hot_add_memory(&self, py: Python<'_>, start: u64, size: u64, node: Option<u32>) -> PyResult<Vec<u64>> {
-        Ok(py.detach(|| {
-            self.with(|m| {
+        Ok(self
+            .with(py, |m| {
                 let nid = node.unwrap_or_else(|| m.memory_add_physaddr_to_nid(start));
                 m.add_memory(nid, start, size).map(|()| m.blocks_in(start, size))
-            })
-        })?
-        .map_err(PyHpeErr)?)
+            })?
+            .map_err(PyHpeErr)?)
     }
 
     /// Online many blocks in one call (`online`, `online_kernel` or `online_movable`).
@@ -341,32 +343,32 @@ impl PyMachine {
     fn online_blocks(&self, py: Python<'_>, ids: Vec<u64>, online_type: &str) -> PyResult<()> {
         let t = numa_hpe_core::sysfs_memory::online_type_from_str(online_type.as_bytes())
             .ok_or_else(|| PyValueError::new_err(format!("unknown online type {online_type:?}")))?;
-        Ok(py.detach(|| self.with(|m| m.online_blocks(&ids, t)))?.map_err(PyHpeErr)?)
+        Ok(self.with(py, |m| m.online_blocks(&ids, t))?.map_err(PyHpeErr)?)
     }
 
     /// Offline many blocks in one call.
     fn offline_blocks(&self, py: Python<'_>, ids: Vec<u64>) -> PyResult<()> {
-        Ok(py.detach(|| self.with(|m| m.offline_blocks(&ids)))?.map_err(PyHpeErr)?)
+        Ok(self.with(py, |m| m.offline_blocks(&ids))?.map_err(PyHpeErr)?)
     }
 
     /// Kernel `remove_memory(start, size)`: every block offline, else EBUSY.
     fn remove_memory_range(&self, py: Python<'_>, start: u64, size: u64) -> PyResult<()> {
-        Ok(py.detach(|| self.with(|m| m.remove_memory(start, size)))?.map_err(PyHpeErr)?)
+        Ok(self.with(py, |m| m.remove_memory(start, size))?.map_err(PyHpeErr)?)
     }
 
     /// `build_all_zonelists(NULL)` now (prints the Fallback order / Built lines).
     fn rebuild_zonelists(&self, py: Python<'_>) -> PyResult<()> {
-        py.detach(|| self.with(Machine::rebuild_zonelists))
+        self.with(py, Machine::rebuild_zonelists)
     }
 
     /// Rebuild the sched domains of the online CPUs now.
     fn rebuild_sched_domains(&self, py: Python<'_>) -> PyResult<()> {
-        py.detach(|| self.with(Machine::rebuild_sched_domains_now))
+        self.with(py, Machine::rebuild_sched_domains_now)
     }
 
     /// node_distance over all possible node ids (nr_node_ids x nr_node_ids, uint8).
     fn distance_matrix<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<u8>>> {
-        let (n, v) = self.with(|m| {
+        let (n, v) = self.with(py, |m| {
             let n = m.nr_node_ids;
             let mut v = Vec::with_capacity(n * n);
             for a in 0..n {
@@ -384,7 +386,7 @@ impl PyMachine {
     /// A named mask (`cpu_possible`, `cpu_present`, `cpu_online`, `node_possible`,
     /// `node_online`, `node_memory`, `node_normal_memory`, `node_cpu`) as uint64 words.
     fn mask<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyArray1<u64>>> {
-        let words = self.with(|m| -> Option<Vec<u64>> {
+        let words = self.with(py, |m| -> Option<Vec<u64>> {
             let b: &Bitmap = match name {
                 "cpu_possible" => &m.cpus.possible,
                 "cpu_present" => &m.cpus.present,

@@ -352,10 +352,8 @@ def test_emulator_matches_reference(spec: dict[str, Any]) -> None:
     run_differential(spec)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: the emulator logs the domain rebuild before 'smpboot: CPU %u is now offline'; "
-    "in 6.1 the cpuset rebuild is a work item that runs after the hotplug completes (oracle "
-    "numa4 cpu3_offline: the offline line comes first)"))
+# 6.1: the cpuset rebuild is a work item that runs after the hotplug completes (oracle numa4
+# cpu3_offline: the offline line comes first)
 def test_offline_line_precedes_rebuild() -> None:
     fw = numa_hpe.Firmware.qemu(sockets=2, cores=2, threads=2, node_mem=["256M", "256M"],
                                 node_cpus=[[0, 1, 2, 3], [4, 5, 6, 7]],

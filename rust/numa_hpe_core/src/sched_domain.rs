@@ -86,8 +86,72 @@ pub struct SchedDomain {
     pub imbalance_pct: u32,
     pub cache_nice_tries: u32,
     /// Groups in the order the kernel links them (the CPU's own group first).
-    pub groups: Vec<SchedGroup>,
+    pub groups: Groups,
 }
+
+/// The group list of a domain: a rotation of a cycle shared by every domain of the same
+/// span at the same level (the kernel's circular `sched_group` list seen from one CPU).
+#[derive(Clone, Debug)]
+pub struct Groups {
+    cycle: Arc<[SchedGroup]>,
+    start: usize,
+}
+
+impl Groups {
+    /// `cycle` seen from its element `start`.
+    #[must_use]
+    pub fn new(cycle: Arc<[SchedGroup]>, start: usize) -> Self {
+        let start = if cycle.is_empty() { 0 } else { start % cycle.len() };
+        Groups { cycle, start }
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.cycle.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.cycle.is_empty()
+    }
+
+    /// The groups, own group first.
+    pub fn iter(&self) -> std::iter::Chain<std::slice::Iter<'_, SchedGroup>, std::slice::Iter<'_, SchedGroup>> {
+        let (a, b) = self.cycle.split_at(self.start);
+        b.iter().chain(a)
+    }
+}
+
+impl From<Vec<SchedGroup>> for Groups {
+    fn from(v: Vec<SchedGroup>) -> Self {
+        Groups::new(v.into(), 0)
+    }
+}
+
+impl std::ops::Index<usize> for Groups {
+    type Output = SchedGroup;
+    fn index(&self, i: usize) -> &SchedGroup {
+        assert!(i < self.len(), "group {i} of {}", self.len());
+        &self.cycle[(self.start + i) % self.cycle.len()]
+    }
+}
+
+impl<'a> IntoIterator for &'a Groups {
+    type Item = &'a SchedGroup;
+    type IntoIter = std::iter::Chain<std::slice::Iter<'a, SchedGroup>, std::slice::Iter<'a, SchedGroup>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl PartialEq for Groups {
+    fn eq(&self, o: &Self) -> bool {
+        (Arc::ptr_eq(&self.cycle, &o.cycle) && self.start == o.start)
+            || (self.len() == o.len() && self.iter().eq(o.iter()))
+    }
+}
+
+impl Eq for Groups {}
 
 /// One sched group of a domain.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -491,6 +555,8 @@ fn build(
     let mut gb = GroupBuilder::new(spans, &chains);
     let mut memo: HashMap<(usize, u32, u32, Variant, u32), Arc<SchedDomain>> = HashMap::default();
     let mut keep: Vec<Raw> = Vec::with_capacity(levels.len());
+    let mut plain_cycles: HashMap<(usize, u32), Arc<[SchedGroup]>> = HashMap::default();
+    let mut overlap_cycles: HashMap<u32, Arc<[SchedGroup]>> = HashMap::default();
     for &c in &cpus {
         keep.clear();
         for (li, l) in levels.iter().enumerate() {
@@ -524,19 +590,31 @@ fn build(
             let d = if let Some(d) = memo.get(&key) {
                 Arc::clone(d)
             } else {
-                let refs: Vec<GroupRef> = match r.groups {
-                    Variant::Overlap(id) => gb.overlap_groups[id as usize].clone(),
+                let sp = &gb.spans;
+                let mk = |g: &GroupRef| SchedGroup {
+                    span: Arc::clone(&sp.bits[g.span as usize]),
+                    mask: Arc::clone(&sp.bits[g.mask as usize]),
+                    capacity: SCHED_CAPACITY_SCALE * u64::from(sp.weight[g.span as usize]),
+                };
+                let groups = match r.groups {
+                    Variant::Overlap(id) => {
+                        let cyc = overlap_cycles.entry(id).or_insert_with(|| {
+                            gb.overlap_groups[id as usize].iter().map(mk).collect()
+                        });
+                        Groups::new(Arc::clone(cyc), 0)
+                    }
                     Variant::Plain(pos) => {
-                        let (cycle, _) = gb.plain(r.level, c);
-                        let (a, b) = cycle.split_at(pos as usize);
-                        b.iter()
-                            .chain(a)
-                            .map(|&g| GroupRef { span: g, mask: g })
-                            .collect()
+                        let cyc = plain_cycles.entry((r.level, r.span)).or_insert_with(|| {
+                            let (cycle, _) = gb.plain_cycle(r.level, r.span);
+                            cycle
+                                .iter()
+                                .map(|&g| mk(&GroupRef { span: g, mask: g }))
+                                .collect()
+                        });
+                        Groups::new(Arc::clone(cyc), pos as usize)
                     }
                 };
                 let (_, imb, nice) = params[r.level];
-                let sp = &gb.spans;
                 let d = Arc::new(SchedDomain {
                     name: levels[r.level].name,
                     span: Arc::clone(&sp.bits[r.span as usize]),
@@ -546,14 +624,7 @@ fn build(
                     busy_factor: 16,
                     imbalance_pct: imb,
                     cache_nice_tries: nice,
-                    groups: refs
-                        .iter()
-                        .map(|g| SchedGroup {
-                            span: Arc::clone(&sp.bits[g.span as usize]),
-                            mask: Arc::clone(&sp.bits[g.mask as usize]),
-                            capacity: SCHED_CAPACITY_SCALE * u64::from(sp.weight[g.span as usize]),
-                        })
-                        .collect(),
+                    groups,
                 });
                 memo.insert(key, Arc::clone(&d));
                 d

@@ -243,7 +243,7 @@ pub(crate) struct GroupBuilder<'a> {
     pub chains: &'a Chains,
     /// Non-overlap levels: (level, span) -> groups in the order of the last CPU that linked
     /// them (the kernel's sched_group `next` pointers are shared per level and first CPU).
-    cycles: HashMap<(usize, u32), Vec<u32>>,
+    cycles: HashMap<(usize, u32), (Vec<u32>, HashMap<u32, u32>)>,
     balance: HashMap<(usize, u32), u32>,
     /// Overlap walks: (level, span, own group, first uncovered CPU) -> groups.
     overlap: HashMap<(usize, u32, u32, usize), u32>,
@@ -289,22 +289,27 @@ impl<'a> GroupBuilder<'a> {
                 .last()
                 .unwrap_or(cpu);
             let mut cycle: Vec<u32> = Vec::new();
-            let mut seen: Vec<u32> = Vec::new();
+            let mut pos: HashMap<u32, u32> = HashMap::default();
             let members: Vec<usize> = wrap_iter(self.spans, span, last).collect();
             for i in members {
                 let g = self.own_group(level, i);
                 // Groups of a sane level partition the span: seen group <=> covered CPU.
-                if !seen.contains(&g) {
-                    seen.push(g);
+                if let std::collections::hash_map::Entry::Vacant(e) = pos.entry(g) {
+                    e.insert(cycle.len() as u32);
                     cycle.push(g);
                 }
             }
-            self.cycles.insert((level, span), cycle);
+            self.cycles.insert((level, span), (cycle, pos));
         }
         let own = self.own_group(level, cpu);
-        let cycle = &self.cycles[&(level, span)];
-        let pos = cycle.iter().position(|&g| g == own).unwrap_or(0);
-        (cycle, pos)
+        let (cycle, pos) = &self.cycles[&(level, span)];
+        let p = pos.get(&own).copied().unwrap_or(0) as usize;
+        (cycle, p)
+    }
+
+    /// The shared cycle of non-overlap `level` at `span` (built by [`GroupBuilder::plain`]).
+    pub fn plain_cycle(&self, level: usize, span: u32) -> (&[u32], ()) {
+        (&self.cycles[&(level, span)].0, ())
     }
 
     /// `find_descended_sibling`: the level whose child builds the group for `sd_span`.

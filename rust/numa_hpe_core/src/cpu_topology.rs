@@ -66,7 +66,13 @@ pub struct CpuMasks {
     pool: Vec<Arc<Bitmap>>,
     /// Number of CPUs using each slot (0: free).
     users: Vec<u32>,
+    /// Lowest set bit of each slot's mask (u32::MAX when empty).
+    firsts: Vec<u32>,
     free: Vec<u32>,
+}
+
+fn first_of(b: &Bitmap) -> u32 {
+    b.first().map_or(u32::MAX, |f| f as u32)
 }
 
 const EMPTY: u32 = 0;
@@ -79,6 +85,7 @@ impl CpuMasks {
             slot: vec![EMPTY; n],
             pool: vec![Arc::new(Bitmap::new(n))],
             users: vec![0],
+            firsts: vec![u32::MAX],
             free: Vec::new(),
         }
     }
@@ -104,15 +111,25 @@ impl CpuMasks {
         &self.pool[self.slot[cpu] as usize]
     }
 
+    /// Lowest CPU of `cpu`'s mask (`cpumask_first`).
+    #[must_use]
+    pub fn first(&self, cpu: usize) -> Option<usize> {
+        let f = self.firsts[self.slot[cpu] as usize];
+        (f != u32::MAX).then_some(f as usize)
+    }
+
     fn alloc(&mut self, b: Bitmap) -> u32 {
+        let f = first_of(&b);
         match self.free.pop() {
             Some(s) => {
                 self.pool[s as usize] = Arc::new(b);
+                self.firsts[s as usize] = f;
                 s
             }
             None => {
                 self.pool.push(Arc::new(b));
                 self.users.push(0);
+                self.firsts.push(f);
                 (self.pool.len() - 1) as u32
             }
         }
@@ -128,6 +145,7 @@ impl CpuMasks {
             self.users[old as usize] -= 1;
             if self.users[old as usize] == 0 {
                 self.pool[old as usize] = Arc::clone(&self.pool[EMPTY as usize]);
+                self.firsts[old as usize] = u32::MAX;
                 self.free.push(old);
             }
         }
@@ -140,7 +158,9 @@ impl CpuMasks {
     /// Replace the mask of `members` (all in slot `s`) by `f` of it.
     fn modify(&mut self, s: u32, members: &[usize], f: impl FnOnce(&mut Bitmap)) {
         if s != EMPTY && self.users[s as usize] as usize == members.len() {
-            f(Arc::make_mut(&mut self.pool[s as usize]));
+            let b = Arc::make_mut(&mut self.pool[s as usize]);
+            f(b);
+            self.firsts[s as usize] = first_of(b);
             return;
         }
         let mut b = (*self.pool[s as usize]).clone();
@@ -218,17 +238,8 @@ impl CpuMasks {
 
 /// Whether `b` holds exactly `cpu` and `others` (word compare, no per-bit walk).
 fn exactly(b: &Bitmap, cpu: usize, others: &[usize]) -> bool {
-    let lo = others.iter().fold(cpu, |m, &i| m.min(i)) / 64;
-    let hi = others.iter().fold(cpu, |m, &i| m.max(i)) / 64 + 1;
-    let w = b.words();
-    if hi > w.len() {
-        return false;
-    }
-    let mut want = vec![0u64; hi - lo];
-    for &i in others.iter().chain([&cpu]) {
-        want[i / 64 - lo] |= 1 << (i % 64);
-    }
-    w[lo..hi] == want[..] && w[..lo].iter().chain(&w[hi..]).all(|&x| x == 0)
+    // `others` are distinct and do not hold `cpu`.
+    b.test(cpu) && others.iter().all(|&i| b.test(i)) && b.weight() == others.len() + 1
 }
 
 impl std::ops::Index<usize> for CpuMasks {
@@ -526,7 +537,6 @@ impl SiblingMaps {
         self.max_smt_threads = self.max_smt_threads.max(threads);
         // Second pass: package links and booted_cores need all SMT links in place.
         let mut package = Vec::new();
-        let lowest = others.first().map_or(cpu, |&o| o.min(cpu));
         for &i in &others {
             if i != cpu && (c.fake_socket || ids[i].fake_socket || ids[i].package != c.package) {
                 continue;
@@ -535,9 +545,7 @@ impl SiblingMaps {
                 package.push(i);
             }
             if threads == 1 {
-                // smt[i] holds only linked CPUs of i's package, all in `others` or `cpu`:
-                // its first bit is at least `lowest`.
-                if self.smt[i].next_from(lowest) == Some(i) {
+                if self.smt.first(i) == Some(i) {
                     self.booted_cores[cpu] += 1;
                 }
                 if i != cpu {

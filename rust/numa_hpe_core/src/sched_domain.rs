@@ -257,6 +257,51 @@ fn numa_distances(
     Some((levels, matrix))
 }
 
+/// sched_domains_numa_masks as node sets: per distance level, the distinct sets of nodes
+/// within that distance of a node (`(members, nodes having that set)`), for `nodes` and
+/// their distance `matrix`.
+pub(crate) struct NumaSets {
+    nodes: Vec<usize>,
+    matrix: Vec<u8>,
+    per_level: Vec<Vec<(Vec<usize>, Vec<usize>)>>,
+}
+
+impl NumaSets {
+    fn new(nodes: Vec<usize>, matrix: Vec<u8>, dists: &[u32]) -> Self {
+        let nn = nodes.len();
+        let per_level = dists
+            .iter()
+            .map(|&d| {
+                let mut by_set: HashMap<Vec<u64>, usize> = HashMap::default();
+                let mut groups: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
+                for a in 0..nn {
+                    let mut set = vec![0u64; nn.div_ceil(64)];
+                    for b in 0..nn {
+                        if u32::from(matrix[a * nn + b]) <= d {
+                            set[b / 64] |= 1 << (b % 64);
+                        }
+                    }
+                    let gi = *by_set.entry(set).or_insert_with_key(|set| {
+                        let members = (0..nn)
+                            .filter(|&b| set[b / 64] >> (b % 64) & 1 != 0)
+                            .map(|b| nodes[b])
+                            .collect();
+                        groups.push((members, Vec::new()));
+                        groups.len() - 1
+                    });
+                    groups[gi].1.push(nodes[a]);
+                }
+                groups
+            })
+            .collect();
+        NumaSets {
+            nodes,
+            matrix,
+            per_level,
+        }
+    }
+}
+
 /// sd_init's parameters for a level: (flags, imbalance_pct, cache_nice_tries).
 fn sd_params(l: &Level) -> (u32, u32, u32) {
     let mut flags = SD_BALANCE_NEWIDLE
@@ -394,6 +439,47 @@ fn level_masks(
     let node_pos: HashMap<usize, usize> =
         nodes.iter().enumerate().map(|(a, &nd)| (nd, a)).collect();
     let empty = spans.intern(&Bitmap::new(n));
+    if node_ids.keys().all(|nd| node_pos.contains_key(nd)) {
+        let fresh = spans
+            .numa
+            .as_ref()
+            .is_some_and(|c| c.nodes == nodes && c.matrix == matrix);
+        if !fresh {
+            spans.numa = Some(Box::new(NumaSets::new(nodes, matrix, &dists)));
+        }
+        let numa = spans.numa.take().expect("just set");
+        for (j, &d) in dists.iter().enumerate() {
+            levels.push(Level {
+                name: if j == 0 { "NODE" } else { "NUMA" },
+                tl_flags: if j == 0 { 0 } else { SD_NUMA },
+                overlap: j > 0,
+                numa_distance: d,
+            });
+            let mut per_node: HashMap<usize, u32> = HashMap::default();
+            for (members, holders) in &numa.per_level[j] {
+                if !holders.iter().any(|h| node_ids.contains_key(h)) {
+                    continue;
+                }
+                let mut m = Bitmap::new(n);
+                for nb in members {
+                    if let Some(&s) = node_ids.get(nb) {
+                        m.or_assign(spans.get(s));
+                    }
+                }
+                let id = spans.intern_owned(m);
+                for &h in holders {
+                    per_node.insert(h, id);
+                }
+            }
+            let mut v = vec![NONE; n];
+            for &c in cpus {
+                v[c] = per_node.get(&node_of(c)).copied().unwrap_or(empty);
+            }
+            ids.push(v);
+        }
+        spans.numa = Some(numa);
+        return (levels, ids);
+    }
     for (j, &d) in dists.iter().enumerate() {
         let name = if j == 0 { "NODE" } else { "NUMA" };
         let tl_flags = if j == 0 { 0 } else { SD_NUMA };

@@ -58,6 +58,8 @@ pub(crate) struct Spans {
     /// Hash -> most recent span with it; `next` chains older ones (NONE ends).
     index: HashMap<u64, u32>,
     next: Vec<u32>,
+    /// sched_init_numa's node sets, kept while the CPU nodes and distances stay the same.
+    pub numa: Option<Box<crate::sched_domain::NumaSets>>,
 }
 
 /// Hash of the non-zero word range (cheap for the small masks of the low levels).

@@ -440,14 +440,24 @@ fn level_masks(
         nodes.iter().enumerate().map(|(a, &nd)| (nd, a)).collect();
     let empty = spans.intern(&Bitmap::new(n));
     if node_ids.keys().all(|nd| node_pos.contains_key(nd)) {
-        let fresh = spans
-            .numa
-            .as_ref()
-            .is_some_and(|c| c.nodes == nodes && c.matrix == matrix);
-        if !fresh {
-            spans.numa = Some(Box::new(NumaSets::new(nodes, matrix, &dists)));
-        }
-        let numa = spans.numa.take().expect("just set");
+        // The node sets of the last build (of any machine): reused when the CPU nodes and
+        // their distances are the same.
+        static LAST: std::sync::Mutex<Option<Arc<NumaSets>>> = std::sync::Mutex::new(None);
+        let same = |c: &NumaSets| c.nodes == nodes && c.matrix == matrix;
+        let numa = match spans.numa.take().filter(|c| same(c)) {
+            Some(c) => c,
+            None => {
+                let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                match last.as_ref().filter(|c| same(c)) {
+                    Some(c) => Arc::clone(c),
+                    None => {
+                        let c = Arc::new(NumaSets::new(nodes, matrix, &dists));
+                        *last = Some(Arc::clone(&c));
+                        c
+                    }
+                }
+            }
+        };
         for (j, &d) in dists.iter().enumerate() {
             levels.push(Level {
                 name: if j == 0 { "NODE" } else { "NUMA" },

@@ -59,7 +59,7 @@ pub(crate) struct Spans {
     index: HashMap<u64, u32>,
     next: Vec<u32>,
     /// sched_init_numa's node sets, kept while the CPU nodes and distances stay the same.
-    pub numa: Option<Box<crate::sched_domain::NumaSets>>,
+    pub numa: Option<Arc<crate::sched_domain::NumaSets>>,
 }
 
 /// Hash of the non-zero word range (cheap for the small masks of the low levels).
@@ -294,18 +294,32 @@ impl<'a> GroupBuilder<'a> {
                 .last()
                 .unwrap_or(cpu);
             let mut cycle: Vec<u32> = Vec::new();
-            let mut pos: HashMap<u32, u32> = HashMap::default();
+            // Short cycles are searched linearly (no map kept).
+            let mut pos: Option<HashMap<u32, u32>> = None;
             let members: Vec<usize> = wrap_iter(self.spans, span, last).collect();
             for i in members {
                 let g = self.own_group(level, i);
                 // Groups of a sane level partition the span: seen group <=> covered CPU.
-                if let std::collections::hash_map::Entry::Vacant(e) = pos.entry(g) {
-                    e.insert(cycle.len() as u32);
+                let seen = match &pos {
+                    Some(p) => p.contains_key(&g),
+                    None => cycle.contains(&g),
+                };
+                if !seen {
+                    if let Some(p) = &mut pos {
+                        p.insert(g, cycle.len() as u32);
+                    }
                     cycle.push(g);
+                    if pos.is_none() && cycle.len() > 16 {
+                        pos = Some(
+                            cycle
+                                .iter()
+                                .enumerate()
+                                .map(|(k, &g)| (g, k as u32))
+                                .collect(),
+                        );
+                    }
                 }
             }
-            // Short cycles are searched linearly (no map kept).
-            let pos = (cycle.len() > 16).then_some(pos);
             self.cycles.insert((level, span), (cycle, pos));
         }
         let own = self.own_group(level, cpu);

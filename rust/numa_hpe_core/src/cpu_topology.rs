@@ -60,88 +60,141 @@ impl CpuIds {
 /// masks (the former `Vec<Bitmap>` format); sharing is restored on load.
 #[derive(Clone, Debug, Default)]
 pub struct CpuMasks {
-    masks: Vec<Arc<Bitmap>>,
-    /// The empty mask (offline CPUs share it); never modified in place.
-    empty: Arc<Bitmap>,
+    /// Slot of each CPU's mask in `pool` (slot 0: the empty mask).
+    slot: Vec<u32>,
+    /// The distinct masks; never-shared slots may change in place.
+    pool: Vec<Arc<Bitmap>>,
+    /// Number of CPUs using each slot (0: free).
+    users: Vec<u32>,
+    /// Lowest set bit of each slot's mask (u32::MAX when empty).
+    firsts: Vec<u32>,
+    free: Vec<u32>,
 }
+
+fn first_of(b: &Bitmap) -> u32 {
+    b.first().map_or(u32::MAX, |f| f as u32)
+}
+
+const EMPTY: u32 = 0;
 
 impl CpuMasks {
     /// `n` empty masks of `n` bits.
     #[must_use]
     pub fn new(n: usize) -> Self {
-        let empty = Arc::new(Bitmap::new(n));
         CpuMasks {
-            masks: vec![Arc::clone(&empty); n],
-            empty,
+            slot: vec![EMPTY; n],
+            pool: vec![Arc::new(Bitmap::new(n))],
+            users: vec![0],
+            firsts: vec![u32::MAX],
+            free: Vec::new(),
         }
     }
 
     #[must_use]
     pub fn len(&self) -> usize {
-        self.masks.len()
+        self.slot.len()
     }
 
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.masks.is_empty()
+        self.slot.is_empty()
     }
 
     /// The masks in CPU order.
     pub fn iter(&self) -> impl Iterator<Item = &Bitmap> + '_ {
-        self.masks.iter().map(|m| &**m)
+        self.slot.iter().map(|&s| &*self.pool[s as usize])
     }
 
     /// The shared mask of `cpu` (pointer-equal masks are equal).
     #[must_use]
     pub fn shared(&self, cpu: usize) -> &Arc<Bitmap> {
-        &self.masks[cpu]
+        &self.pool[self.slot[cpu] as usize]
     }
 
-    /// Whether the allocation of `cpu`'s mask is held by exactly `holders` CPUs of this map
-    /// and nothing else, so it may change in place.
-    fn unique(&self, cpu: usize, holders: usize) -> bool {
-        !Arc::ptr_eq(&self.masks[cpu], &self.empty)
-            && Arc::strong_count(&self.masks[cpu]) == holders
+    /// Lowest CPU of `cpu`'s mask (`cpumask_first`).
+    #[must_use]
+    pub fn first(&self, cpu: usize) -> Option<usize> {
+        let f = self.firsts[self.slot[cpu] as usize];
+        (f != u32::MAX).then_some(f as usize)
     }
 
-    /// Replace the mask shared by `members` (all pointing to one allocation) by `f` of it.
-    fn modify(&mut self, members: &[usize], f: impl FnOnce(&mut Bitmap)) {
-        let first = members[0];
-        let new = if self.unique(first, members.len()) {
-            for &m in &members[1..] {
-                self.masks[m] = Arc::clone(&self.empty);
+    fn alloc(&mut self, b: Bitmap) -> u32 {
+        let f = first_of(&b);
+        match self.free.pop() {
+            Some(s) => {
+                self.pool[s as usize] = Arc::new(b);
+                self.firsts[s as usize] = f;
+                s
             }
-            let mut a = std::mem::replace(&mut self.masks[first], Arc::clone(&self.empty));
-            match Arc::get_mut(&mut a) {
-                Some(b) => f(b),
-                None => f(Arc::make_mut(&mut a)),
+            None => {
+                self.pool.push(Arc::new(b));
+                self.users.push(0);
+                self.firsts.push(f);
+                (self.pool.len() - 1) as u32
             }
-            a
-        } else {
-            let mut b = (*self.masks[first]).clone();
-            f(&mut b);
-            Arc::new(b)
-        };
-        for &m in members {
-            self.masks[m] = Arc::clone(&new);
         }
     }
 
-    /// Set (`on`) or clear bit `bit` in the masks of `cpus`, once per shared allocation.
+    /// Point `cpu` at slot `s`.
+    fn point(&mut self, cpu: usize, s: u32) {
+        let old = self.slot[cpu];
+        if old == s {
+            return;
+        }
+        if old != EMPTY {
+            self.users[old as usize] -= 1;
+            if self.users[old as usize] == 0 {
+                self.pool[old as usize] = Arc::clone(&self.pool[EMPTY as usize]);
+                self.firsts[old as usize] = u32::MAX;
+                self.free.push(old);
+            }
+        }
+        if s != EMPTY {
+            self.users[s as usize] += 1;
+        }
+        self.slot[cpu] = s;
+    }
+
+    /// Replace the mask of `members` (all in slot `s`) by `f` of it.
+    fn modify(&mut self, s: u32, members: &[usize], f: impl FnOnce(&mut Bitmap)) {
+        if s != EMPTY && self.users[s as usize] as usize == members.len() {
+            let b = Arc::make_mut(&mut self.pool[s as usize]);
+            f(b);
+            self.firsts[s as usize] = first_of(b);
+            return;
+        }
+        let mut b = (*self.pool[s as usize]).clone();
+        f(&mut b);
+        let ns = self.alloc(b);
+        for &m in members {
+            self.point(m, ns);
+        }
+    }
+
+    /// Set (`on`) or clear bit `bit` in the masks of `cpus`, once per shared mask.
     fn assign_bit(&mut self, cpus: &[usize], bit: usize, on: bool) {
-        let mut groups: Vec<(*const Bitmap, Vec<usize>)> = Vec::new();
+        let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
+        let mut last: Option<usize> = None;
         for &c in cpus {
-            if self.masks[c].test(bit) == on {
+            let s = self.slot[c];
+            if self.pool[s as usize].test(bit) == on {
                 continue;
             }
-            let p = Arc::as_ptr(&self.masks[c]);
-            match groups.iter_mut().rev().find(|g| g.0 == p) {
-                Some(g) => g.1.push(c),
-                None => groups.push((p, vec![c])),
-            }
+            let gi = match last.filter(|&g| groups[g].0 == s) {
+                Some(g) => g,
+                None => match groups.iter().rposition(|g| g.0 == s) {
+                    Some(g) => g,
+                    None => {
+                        groups.push((s, Vec::new()));
+                        groups.len() - 1
+                    }
+                },
+            };
+            groups[gi].1.push(c);
+            last = Some(gi);
         }
-        for (_, members) in groups {
-            self.modify(&members, |b| b.assign(bit, on));
+        for (s, members) in groups {
+            self.modify(s, &members, |b| b.assign(bit, on));
         }
     }
 
@@ -150,21 +203,21 @@ impl CpuMasks {
         if !others.is_empty() {
             self.assign_bit(others, cpu, true);
         }
-        let old = &self.masks[cpu];
-        let old_empty = Arc::ptr_eq(old, &self.empty);
-        if let (true, Some(&o)) = (old_empty, others.first()) {
+        let old_s = self.slot[cpu];
+        if let (EMPTY, Some(&o)) = (old_s, others.first()) {
             // Usually the siblings' (just updated) mask is exactly cpu's new one,
             // others + cpu: share it.
-            let cand = &self.masks[o];
-            if exactly(cand, cpu, others) {
-                self.masks[cpu] = Arc::clone(cand);
+            let cs = self.slot[o];
+            if exactly(&self.pool[cs as usize], cpu, others) {
+                self.point(cpu, cs);
                 return;
             }
         }
-        if !old_empty && old.test(cpu) && others.iter().all(|&i| old.test(i)) {
+        let old = &self.pool[old_s as usize];
+        if old_s != EMPTY && old.test(cpu) && others.iter().all(|&i| old.test(i)) {
             return;
         }
-        self.modify(&[cpu], |b| {
+        self.modify(old_s, &[cpu], |b| {
             b.set(cpu);
             for &i in others {
                 b.set(i);
@@ -174,42 +227,35 @@ impl CpuMasks {
 
     /// Clear `cpu` from the masks of its siblings (the CPUs of its own mask) and empty its own.
     fn unlink(&mut self, cpu: usize) {
-        let sibs: Vec<usize> = self.masks[cpu].iter().filter(|&s| s != cpu).collect();
+        let sibs: Vec<usize> = self.pool[self.slot[cpu] as usize]
+            .iter()
+            .filter(|&s| s != cpu)
+            .collect();
         self.assign_bit(&sibs, cpu, false);
-        self.masks[cpu] = Arc::clone(&self.empty);
+        self.point(cpu, EMPTY);
     }
 }
 
 /// Whether `b` holds exactly `cpu` and `others` (word compare, no per-bit walk).
 fn exactly(b: &Bitmap, cpu: usize, others: &[usize]) -> bool {
-    let lo = others.iter().fold(cpu, |m, &i| m.min(i)) / 64;
-    let hi = others.iter().fold(cpu, |m, &i| m.max(i)) / 64 + 1;
-    let w = b.words();
-    if hi > w.len() {
-        return false;
-    }
-    let mut want = vec![0u64; hi - lo];
-    for &i in others.iter().chain([&cpu]) {
-        want[i / 64 - lo] |= 1 << (i % 64);
-    }
-    w[lo..hi] == want[..] && w[..lo].iter().chain(&w[hi..]).all(|&x| x == 0)
+    // `others` are distinct and do not hold `cpu`.
+    b.test(cpu) && others.iter().all(|&i| b.test(i)) && b.weight() == others.len() + 1
 }
 
 impl std::ops::Index<usize> for CpuMasks {
     type Output = Bitmap;
     fn index(&self, cpu: usize) -> &Bitmap {
-        &self.masks[cpu]
+        &self.pool[self.slot[cpu] as usize]
     }
 }
 
 impl PartialEq for CpuMasks {
     fn eq(&self, o: &Self) -> bool {
-        self.masks.len() == o.masks.len()
-            && self
-                .masks
-                .iter()
-                .zip(&o.masks)
-                .all(|(a, b)| Arc::ptr_eq(a, b) || a == b)
+        self.len() == o.len()
+            && (0..self.len()).all(|c| {
+                let (a, b) = (self.shared(c), o.shared(c));
+                Arc::ptr_eq(a, b) || a == b
+            })
     }
 }
 
@@ -225,26 +271,23 @@ impl<'de> serde::Deserialize<'de> for CpuMasks {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = Vec::<Bitmap>::deserialize(d)?;
         let n = v.len();
-        let empty = Arc::new(Bitmap::new(n));
-        let mut seen: HashMap<Bitmap, Arc<Bitmap>> = HashMap::new();
-        let masks = v
-            .into_iter()
-            .map(|b| {
-                if b == *empty {
-                    Arc::clone(&empty)
-                } else {
-                    match seen.get(&b) {
-                        Some(a) => Arc::clone(a),
-                        None => {
-                            let a = Arc::new(b.clone());
-                            seen.insert(b, Arc::clone(&a));
-                            a
-                        }
-                    }
+        let mut m = CpuMasks::new(n);
+        let mut seen: HashMap<Bitmap, u32> = HashMap::new();
+        for (c, b) in v.into_iter().enumerate() {
+            if b.is_empty() && b.nbits() == n {
+                continue;
+            }
+            let s = match seen.get(&b) {
+                Some(&s) => s,
+                None => {
+                    let s = m.alloc(b.clone());
+                    seen.insert(b, s);
+                    s
                 }
-            })
-            .collect();
-        Ok(CpuMasks { masks, empty })
+            };
+            m.point(c, s);
+        }
+        Ok(m)
     }
 }
 
@@ -339,18 +382,32 @@ impl LinkIndex {
 
     /// Indexed CPUs sharing the package, the LLC id or the L2 id of `ids`, ascending.
     fn candidates(&self, ids: &CpuIds) -> Vec<usize> {
-        let mut v: Vec<usize> = Vec::new();
-        for (b, k) in [
-            (&self.package, ids.package),
-            (&self.llc, ids.llc_id),
-            (&self.l2c, ids.l2c_id),
-        ] {
-            if let Some(l) = b.get(&k) {
-                v.extend(l.iter().map(|&c| c as usize));
+        // Merge the three sorted buckets (often the same CPUs).
+        let e: &[u32] = &[];
+        let lists = [
+            self.package.get(&ids.package).map_or(e, Vec::as_slice),
+            self.llc.get(&ids.llc_id).map_or(e, Vec::as_slice),
+            self.l2c.get(&ids.l2c_id).map_or(e, Vec::as_slice),
+        ];
+        let mut v: Vec<usize> = Vec::with_capacity(lists.iter().map(|l| l.len()).max().unwrap_or(0));
+        let mut at = [0usize; 3];
+        loop {
+            let mut min = u32::MAX;
+            for (l, &p) in lists.iter().zip(&at) {
+                if let Some(&x) = l.get(p) {
+                    min = min.min(x);
+                }
             }
+            if min == u32::MAX {
+                break;
+            }
+            for (l, p) in lists.iter().zip(at.iter_mut()) {
+                if l.get(*p) == Some(&min) {
+                    *p += 1;
+                }
+            }
+            v.push(min as usize);
         }
-        v.sort_unstable();
-        v.dedup();
         v
     }
 }
@@ -488,7 +545,7 @@ impl SiblingMaps {
                 package.push(i);
             }
             if threads == 1 {
-                if self.smt[i].first() == Some(i) {
+                if self.smt.first(i) == Some(i) {
                     self.booted_cores[cpu] += 1;
                 }
                 if i != cpu {

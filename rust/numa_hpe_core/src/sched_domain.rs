@@ -86,8 +86,72 @@ pub struct SchedDomain {
     pub imbalance_pct: u32,
     pub cache_nice_tries: u32,
     /// Groups in the order the kernel links them (the CPU's own group first).
-    pub groups: Vec<SchedGroup>,
+    pub groups: Groups,
 }
+
+/// The group list of a domain: a rotation of a cycle shared by every domain of the same
+/// span at the same level (the kernel's circular `sched_group` list seen from one CPU).
+#[derive(Clone, Debug)]
+pub struct Groups {
+    cycle: Arc<[SchedGroup]>,
+    start: usize,
+}
+
+impl Groups {
+    /// `cycle` seen from its element `start`.
+    #[must_use]
+    pub fn new(cycle: Arc<[SchedGroup]>, start: usize) -> Self {
+        let start = if cycle.is_empty() { 0 } else { start % cycle.len() };
+        Groups { cycle, start }
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.cycle.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.cycle.is_empty()
+    }
+
+    /// The groups, own group first.
+    pub fn iter(&self) -> std::iter::Chain<std::slice::Iter<'_, SchedGroup>, std::slice::Iter<'_, SchedGroup>> {
+        let (a, b) = self.cycle.split_at(self.start);
+        b.iter().chain(a)
+    }
+}
+
+impl From<Vec<SchedGroup>> for Groups {
+    fn from(v: Vec<SchedGroup>) -> Self {
+        Groups::new(v.into(), 0)
+    }
+}
+
+impl std::ops::Index<usize> for Groups {
+    type Output = SchedGroup;
+    fn index(&self, i: usize) -> &SchedGroup {
+        assert!(i < self.len(), "group {i} of {}", self.len());
+        &self.cycle[(self.start + i) % self.cycle.len()]
+    }
+}
+
+impl<'a> IntoIterator for &'a Groups {
+    type Item = &'a SchedGroup;
+    type IntoIter = std::iter::Chain<std::slice::Iter<'a, SchedGroup>, std::slice::Iter<'a, SchedGroup>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl PartialEq for Groups {
+    fn eq(&self, o: &Self) -> bool {
+        (Arc::ptr_eq(&self.cycle, &o.cycle) && self.start == o.start)
+            || (self.len() == o.len() && self.iter().eq(o.iter()))
+    }
+}
+
+impl Eq for Groups {}
 
 /// One sched group of a domain.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -191,6 +255,51 @@ fn numa_distances(
     }
     let levels = (0..256u32).filter(|&d| seen[d as usize]).collect();
     Some((levels, matrix))
+}
+
+/// sched_domains_numa_masks as node sets: per distance level, the distinct sets of nodes
+/// within that distance of a node (`(members, nodes having that set)`), for `nodes` and
+/// their distance `matrix`.
+pub(crate) struct NumaSets {
+    nodes: Vec<usize>,
+    matrix: Vec<u8>,
+    per_level: Vec<Vec<(Vec<usize>, Vec<usize>)>>,
+}
+
+impl NumaSets {
+    fn new(nodes: Vec<usize>, matrix: Vec<u8>, dists: &[u32]) -> Self {
+        let nn = nodes.len();
+        let per_level = dists
+            .iter()
+            .map(|&d| {
+                let mut by_set: HashMap<Vec<u64>, usize> = HashMap::default();
+                let mut groups: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
+                for a in 0..nn {
+                    let mut set = vec![0u64; nn.div_ceil(64)];
+                    for b in 0..nn {
+                        if u32::from(matrix[a * nn + b]) <= d {
+                            set[b / 64] |= 1 << (b % 64);
+                        }
+                    }
+                    let gi = *by_set.entry(set).or_insert_with_key(|set| {
+                        let members = (0..nn)
+                            .filter(|&b| set[b / 64] >> (b % 64) & 1 != 0)
+                            .map(|b| nodes[b])
+                            .collect();
+                        groups.push((members, Vec::new()));
+                        groups.len() - 1
+                    });
+                    groups[gi].1.push(nodes[a]);
+                }
+                groups
+            })
+            .collect();
+        NumaSets {
+            nodes,
+            matrix,
+            per_level,
+        }
+    }
 }
 
 /// sd_init's parameters for a level: (flags, imbalance_pct, cache_nice_tries).
@@ -330,6 +439,57 @@ fn level_masks(
     let node_pos: HashMap<usize, usize> =
         nodes.iter().enumerate().map(|(a, &nd)| (nd, a)).collect();
     let empty = spans.intern(&Bitmap::new(n));
+    if node_ids.keys().all(|nd| node_pos.contains_key(nd)) {
+        // The node sets of the last build (of any machine): reused when the CPU nodes and
+        // their distances are the same.
+        static LAST: std::sync::Mutex<Option<Arc<NumaSets>>> = std::sync::Mutex::new(None);
+        let same = |c: &NumaSets| c.nodes == nodes && c.matrix == matrix;
+        let numa = match spans.numa.take().filter(|c| same(c)) {
+            Some(c) => c,
+            None => {
+                let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                match last.as_ref().filter(|c| same(c)) {
+                    Some(c) => Arc::clone(c),
+                    None => {
+                        let c = Arc::new(NumaSets::new(nodes, matrix, &dists));
+                        *last = Some(Arc::clone(&c));
+                        c
+                    }
+                }
+            }
+        };
+        for (j, &d) in dists.iter().enumerate() {
+            levels.push(Level {
+                name: if j == 0 { "NODE" } else { "NUMA" },
+                tl_flags: if j == 0 { 0 } else { SD_NUMA },
+                overlap: j > 0,
+                numa_distance: d,
+            });
+            let mut per_node: HashMap<usize, u32> = HashMap::default();
+            for (members, holders) in &numa.per_level[j] {
+                if !holders.iter().any(|h| node_ids.contains_key(h)) {
+                    continue;
+                }
+                let mut m = Bitmap::new(n);
+                for nb in members {
+                    if let Some(&s) = node_ids.get(nb) {
+                        m.or_assign(spans.get(s));
+                    }
+                }
+                let id = spans.intern_owned(m);
+                for &h in holders {
+                    per_node.insert(h, id);
+                }
+            }
+            let mut v = vec![NONE; n];
+            for &c in cpus {
+                v[c] = per_node.get(&node_of(c)).copied().unwrap_or(empty);
+            }
+            ids.push(v);
+        }
+        spans.numa = Some(numa);
+        return (levels, ids);
+    }
     for (j, &d) in dists.iter().enumerate() {
         let name = if j == 0 { "NODE" } else { "NUMA" };
         let tl_flags = if j == 0 { 0 } else { SD_NUMA };
@@ -491,6 +651,8 @@ fn build(
     let mut gb = GroupBuilder::new(spans, &chains);
     let mut memo: HashMap<(usize, u32, u32, Variant, u32), Arc<SchedDomain>> = HashMap::default();
     let mut keep: Vec<Raw> = Vec::with_capacity(levels.len());
+    let mut plain_cycles: HashMap<(usize, u32), Arc<[SchedGroup]>> = HashMap::default();
+    let mut overlap_cycles: HashMap<u32, Arc<[SchedGroup]>> = HashMap::default();
     for &c in &cpus {
         keep.clear();
         for (li, l) in levels.iter().enumerate() {
@@ -524,19 +686,31 @@ fn build(
             let d = if let Some(d) = memo.get(&key) {
                 Arc::clone(d)
             } else {
-                let refs: Vec<GroupRef> = match r.groups {
-                    Variant::Overlap(id) => gb.overlap_groups[id as usize].clone(),
+                let sp = &gb.spans;
+                let mk = |g: &GroupRef| SchedGroup {
+                    span: Arc::clone(&sp.bits[g.span as usize]),
+                    mask: Arc::clone(&sp.bits[g.mask as usize]),
+                    capacity: SCHED_CAPACITY_SCALE * u64::from(sp.weight[g.span as usize]),
+                };
+                let groups = match r.groups {
+                    Variant::Overlap(id) => {
+                        let cyc = overlap_cycles.entry(id).or_insert_with(|| {
+                            gb.overlap_groups[id as usize].iter().map(mk).collect()
+                        });
+                        Groups::new(Arc::clone(cyc), 0)
+                    }
                     Variant::Plain(pos) => {
-                        let (cycle, _) = gb.plain(r.level, c);
-                        let (a, b) = cycle.split_at(pos as usize);
-                        b.iter()
-                            .chain(a)
-                            .map(|&g| GroupRef { span: g, mask: g })
-                            .collect()
+                        let cyc = plain_cycles.entry((r.level, r.span)).or_insert_with(|| {
+                            let (cycle, _) = gb.plain_cycle(r.level, r.span);
+                            cycle
+                                .iter()
+                                .map(|&g| mk(&GroupRef { span: g, mask: g }))
+                                .collect()
+                        });
+                        Groups::new(Arc::clone(cyc), pos as usize)
                     }
                 };
                 let (_, imb, nice) = params[r.level];
-                let sp = &gb.spans;
                 let d = Arc::new(SchedDomain {
                     name: levels[r.level].name,
                     span: Arc::clone(&sp.bits[r.span as usize]),
@@ -546,14 +720,7 @@ fn build(
                     busy_factor: 16,
                     imbalance_pct: imb,
                     cache_nice_tries: nice,
-                    groups: refs
-                        .iter()
-                        .map(|g| SchedGroup {
-                            span: Arc::clone(&sp.bits[g.span as usize]),
-                            mask: Arc::clone(&sp.bits[g.mask as usize]),
-                            capacity: SCHED_CAPACITY_SCALE * u64::from(sp.weight[g.span as usize]),
-                        })
-                        .collect(),
+                    groups,
                 });
                 memo.insert(key, Arc::clone(&d));
                 d

@@ -55,7 +55,11 @@ pub(crate) struct Spans {
     pub weight: Vec<u32>,
     /// Non-zero word range of each span.
     range: Vec<(u32, u32)>,
-    index: HashMap<u64, Vec<u32>>,
+    /// Hash -> most recent span with it; `next` chains older ones (NONE ends).
+    index: HashMap<u64, u32>,
+    next: Vec<u32>,
+    /// sched_init_numa's node sets, kept while the CPU nodes and distances stay the same.
+    pub numa: Option<Arc<crate::sched_domain::NumaSets>>,
 }
 
 /// Hash of the non-zero word range (cheap for the small masks of the low levels).
@@ -90,7 +94,7 @@ impl Spans {
         match self.singles.get(cpu) {
             Some(&id) if id != NONE => id,
             _ => {
-                let id = self.intern(&Bitmap::from_bits(self.nbits, [cpu]));
+                let id = self.intern_owned(Bitmap::from_bits(self.nbits, [cpu]));
                 if let Some(s) = self.singles.get_mut(cpu) {
                     *s = id;
                 }
@@ -120,16 +124,17 @@ impl Spans {
     /// Id of `b` or the hash to add it under.
     fn find(&self, b: &Bitmap) -> std::result::Result<u32, u64> {
         let (h, lo, hi) = span_key(b);
-        if let Some(ids) = self.index.get(&h) {
-            for &id in ids {
-                let o = self.bits[id as usize].words();
-                if o.len() == b.words().len()
-                    && o[lo..hi] == b.words()[lo..hi]
-                    && o[..lo].iter().chain(&o[hi..]).all(|&x| x == 0)
-                {
-                    return Ok(id);
-                }
+        let mut id = self.index.get(&h).copied().unwrap_or(NONE);
+        while id != NONE {
+            let o = self.bits[id as usize].words();
+            let (olo, ohi) = self.range[id as usize];
+            if o.len() == b.words().len()
+                && (olo as usize, ohi as usize) == (lo, hi)
+                && o[lo..hi] == b.words()[lo..hi]
+            {
+                return Ok(id);
             }
+            id = self.next[id as usize];
         }
         Err(h)
     }
@@ -148,7 +153,7 @@ impl Spans {
         self.weight
             .push(b.words()[lo..hi].iter().map(|w| w.count_ones()).sum());
         self.bits.push(b);
-        self.index.entry(h).or_default().push(id);
+        self.next.push(self.index.insert(h, id).unwrap_or(NONE));
         id
     }
 
@@ -243,7 +248,7 @@ pub(crate) struct GroupBuilder<'a> {
     pub chains: &'a Chains,
     /// Non-overlap levels: (level, span) -> groups in the order of the last CPU that linked
     /// them (the kernel's sched_group `next` pointers are shared per level and first CPU).
-    cycles: HashMap<(usize, u32), Vec<u32>>,
+    cycles: HashMap<(usize, u32), (Vec<u32>, Option<HashMap<u32, u32>>)>,
     balance: HashMap<(usize, u32), u32>,
     /// Overlap walks: (level, span, own group, first uncovered CPU) -> groups.
     overlap: HashMap<(usize, u32, u32, usize), u32>,
@@ -289,22 +294,46 @@ impl<'a> GroupBuilder<'a> {
                 .last()
                 .unwrap_or(cpu);
             let mut cycle: Vec<u32> = Vec::new();
-            let mut seen: Vec<u32> = Vec::new();
+            // Short cycles are searched linearly (no map kept).
+            let mut pos: Option<HashMap<u32, u32>> = None;
             let members: Vec<usize> = wrap_iter(self.spans, span, last).collect();
             for i in members {
                 let g = self.own_group(level, i);
                 // Groups of a sane level partition the span: seen group <=> covered CPU.
-                if !seen.contains(&g) {
-                    seen.push(g);
+                let seen = match &pos {
+                    Some(p) => p.contains_key(&g),
+                    None => cycle.contains(&g),
+                };
+                if !seen {
+                    if let Some(p) = &mut pos {
+                        p.insert(g, cycle.len() as u32);
+                    }
                     cycle.push(g);
+                    if pos.is_none() && cycle.len() > 16 {
+                        pos = Some(
+                            cycle
+                                .iter()
+                                .enumerate()
+                                .map(|(k, &g)| (g, k as u32))
+                                .collect(),
+                        );
+                    }
                 }
             }
-            self.cycles.insert((level, span), cycle);
+            self.cycles.insert((level, span), (cycle, pos));
         }
         let own = self.own_group(level, cpu);
-        let cycle = &self.cycles[&(level, span)];
-        let pos = cycle.iter().position(|&g| g == own).unwrap_or(0);
-        (cycle, pos)
+        let (cycle, pos) = &self.cycles[&(level, span)];
+        let p = match pos {
+            Some(pos) => pos.get(&own).copied().unwrap_or(0) as usize,
+            None => cycle.iter().position(|&g| g == own).unwrap_or(0),
+        };
+        (cycle, p)
+    }
+
+    /// The shared cycle of non-overlap `level` at `span` (built by [`GroupBuilder::plain`]).
+    pub fn plain_cycle(&self, level: usize, span: u32) -> (&[u32], ()) {
+        (&self.cycles[&(level, span)].0, ())
     }
 
     /// `find_descended_sibling`: the level whose child builds the group for `sd_span`.

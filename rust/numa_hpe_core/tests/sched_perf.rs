@@ -164,3 +164,99 @@ fn build_8192_cpus_1024_nodes() {
         lines.len()
     );
 }
+
+/// 8192 CPUs on 4 nodes (2048 CPUs = 1024 cores x 2 threads per node, one package and LLC
+/// per node), distances 10 / 20: huge MC spans.
+#[test]
+#[ignore = "timing; run with --release"]
+fn build_8192_cpus_4_nodes() {
+    const N: usize = 4;
+    let per = CPUS / N;
+    let ids: Vec<CpuIds> = (0..CPUS)
+        .map(|c| {
+            let apic = c as u32;
+            let (llc_id, l2c_id) = CpuIds::qemu_cache_ids(apic, 2, per as u32 / 2);
+            let node = (c / per) as u32;
+            CpuIds {
+                apic_id: apic,
+                package: node,
+                core: (c % per) as u32 / 2,
+                thread: c as u32 % 2,
+                llc_id,
+                l2c_id,
+                node,
+                ..Default::default()
+            }
+        })
+        .collect();
+    let t0 = Instant::now();
+    let mut sib = SiblingMaps::new(CPUS);
+    let mut online = Bitmap::new(CPUS);
+    let mut warn = Vec::new();
+    for c in 0..CPUS {
+        sib.set_cpu_sibling_map(c, &ids, &online, &mut warn);
+        online.set(c);
+    }
+    sib.smp_cpus_done();
+    let sib_t = t0.elapsed();
+    let cpu_node: Vec<u32> = ids.iter().map(|i| i.node).collect();
+    let nodes = Bitmap::from_bits(N, 0..N);
+    let dist = |a: usize, b: usize| if a == b { 10 } else { 20 };
+    let mut active = Bitmap::from_bits(CPUS, 0..CPUS);
+    let mut fulls = Vec::new();
+    let mut full = None;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let d = build_sched_domains(&SchedInput {
+            nr_cpu_ids: CPUS,
+            active: &active,
+            siblings: &sib,
+            cpu_node: &cpu_node,
+            cpu_nodes: &nodes,
+            distance: &dist,
+        });
+        fulls.push(t.elapsed());
+        full = Some(d);
+    }
+    let full = full.unwrap();
+    let mut cur = full.clone();
+    cur.rebuild(&SchedInput {
+        nr_cpu_ids: CPUS,
+        active: &active,
+        siblings: &sib,
+        cpu_node: &cpu_node,
+        cpu_nodes: &nodes,
+        distance: &dist,
+    });
+    let mut res = Vec::new();
+    for cpu in [4000, 1, 8191] {
+        sib.remove_siblinginfo(cpu);
+        active.clear(cpu);
+        cur.rebuild(&SchedInput {
+            nr_cpu_ids: CPUS,
+            active: &active,
+            siblings: &sib,
+            cpu_node: &cpu_node,
+            cpu_nodes: &nodes,
+            distance: &dist,
+        });
+        sib.set_cpu_sibling_map(cpu, &ids, &active, &mut warn);
+        active.set(cpu);
+        let t = Instant::now();
+        cur.rebuild(&SchedInput {
+            nr_cpu_ids: CPUS,
+            active: &active,
+            siblings: &sib,
+            cpu_node: &cpu_node,
+            cpu_nodes: &nodes,
+            distance: &dist,
+        });
+        res.push(t.elapsed());
+    }
+    assert_eq!(cur, full);
+    eprintln!(
+        "4 nodes: sibling maps {sib_t:?}; full build median {:?} (runs {fulls:?}); rebuild median {:?} (runs {res:?})",
+        median(fulls.clone()),
+        median(res.clone())
+    );
+}

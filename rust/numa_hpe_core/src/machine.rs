@@ -127,9 +127,6 @@ impl Machine {
 
     /// Boot with the interfaces of patchset version `patchset` (numa_hpe configuration).
     pub fn boot_with(fw: Firmware, cmdline: &str, config: KernelConfig, patchset: PatchsetVersion) -> Result<Machine> {
-        let trace = std::env::var_os("NUMA_HPE_TRACE_BOOT").is_some();
-        let t0 = std::time::Instant::now();
-        let tr = |what: &str| if trace { eprintln!("{what}: {:?}", t0.elapsed()) };
         fw.validate()?;
         let mut params = BootParams::parse(cmdline);
         if config == KernelConfig::Oracle {
@@ -151,7 +148,6 @@ impl Machine {
         dmesg.append(&mut params.dmesg.clone());
         let ram: Vec<(u64, u64)> = e.table.ram_ranges();
         let max_pfn = ram.iter().map(|&(_, end)| end >> 12).max().unwrap_or(0);
-        tr("let numa = numa_init(");
         let numa = numa_init(&fw, &params, &ram, max_pfn, &mut dmesg);
         let mem = memblock_ranges(&ram, &numa);
         let mut nodes = NodeStates::new(MAX_NUMNODES as usize);
@@ -161,7 +157,6 @@ impl Machine {
         }
         let nr_node_ids = nodes.possible.last().map_or(1, |n| n + 1);
         let online_mem = nodes.online.clone();
-        tr("let layout = free_area_init(");
         let layout = free_area_init(&mem, max_pfn, &params, &online_mem, &nodes.possible, &mut dmesg);
         let pgdat: BTreeMap<u32, Pgdat> = layout.pgdat.into_iter().collect();
         for (&nid, pg) in &pgdat {
@@ -172,7 +167,6 @@ impl Machine {
                 nodes.normal_memory.set(nid as usize);
             }
         }
-        tr("let block_size = probe_memory_");
         let block_size = probe_memory_block_size(max_pfn << 12);
         let mut m = Machine {
             config,
@@ -232,10 +226,8 @@ impl Machine {
         }
         m.nr_node_ids = m.nodes.possible.last().map_or(1, |n| n + 1);
         m.mem_hotplug_nodes = m.nodes.online.clone();
-        tr("m.prefill_possible_map();");
         m.prefill_possible_map();
         m.init_cpu_to_node();
-        tr("let reserved = m.apply_boot_re");
         let reserved = m.apply_boot_reservations();
         let line = format!(
             "setup_percpu: NR_CPUS:{NR_CPUS} nr_cpumask_bits:{} nr_cpu_ids:{} nr_node_ids:{}",
@@ -244,16 +236,12 @@ impl Machine {
         m.dmesg.push(line);
         // start_kernel builds the zonelists before any CPU is in a node's cpumask
         let no_cpus = Bitmap::new(MAX_NUMNODES as usize);
-        tr("m.build_all_zonelists(None, So");
         m.build_all_zonelists(None, Some(&no_cpus), Some(reserved.total_pages_boot));
-        tr("m.smp_init();");
         m.smp_init();
-        tr("m.create_boot_memory_blocks(&r");
         m.create_boot_memory_blocks(&reserved);
         m.boot_watermarks(&reserved);
         let lines = reserve_ram_buffer_lines(&m.e820);
         m.dmesg.extend(lines);
-        tr("Ok(m)\n    }");
         Ok(m)
     }
 

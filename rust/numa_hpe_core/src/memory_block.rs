@@ -2,7 +2,6 @@
 //! (arch/x86/mm/init_64.c `probe_memory_block_size`), one `memoryN` per block with a present
 //! section, its state, zone and node links.
 
-use crate::free_area_init::PAGES_PER_SECTION;
 use crate::zone::ZoneType;
 
 /// MIN_MEMORY_BLOCK_SIZE (one section, 128 MiB) and MAX_BLOCK_SIZE (2 GiB).
@@ -66,16 +65,4 @@ impl MemoryBlock {
     pub fn managed(&self) -> u64 {
         self.present - self.reserved
     }
-}
-
-/// Pages per block for a block size in bytes.
-#[must_use]
-pub fn block_pages(block_size: u64) -> u64 {
-    block_size >> 12
-}
-
-/// Sections per block.
-#[must_use]
-pub fn sections_per_block(block_size: u64) -> u64 {
-    block_pages(block_size) / PAGES_PER_SECTION
 }

@@ -137,13 +137,7 @@ impl Emu<'_> {
                 if nid < big {
                     end = end.wrapping_add(FAKE_NODE_MIN_SIZE);
                 }
-                while end.wrapping_sub(start).wrapping_sub(self.ram.hole(start, end)) < size {
-                    end = end.wrapping_add(FAKE_NODE_MIN_SIZE);
-                    if end > limit {
-                        end = limit;
-                        break;
-                    }
-                }
+                end = self.find_end_of_node(start, end, limit, size);
                 end = self.tail_rules(end, limit, size, false);
                 #[allow(clippy::cast_possible_truncation)]
                 let emu_nid = (nid % nr_u) as usize;
@@ -152,6 +146,18 @@ impl Emu<'_> {
             }
         }
         Ok(())
+    }
+
+    /// `find_end_of_node`: grow `end` by FAKE_NODE_MIN_SIZE until `[start, end)` holds `size`
+    /// bytes of RAM, stopping at `limit`.
+    fn find_end_of_node(&self, start: u64, mut end: u64, limit: u64, size: u64) -> u64 {
+        while end.wrapping_sub(start).wrapping_sub(self.ram.hole(start, end)) < size {
+            end = end.wrapping_add(FAKE_NODE_MIN_SIZE);
+            if end > limit {
+                return limit;
+            }
+        }
+        end
     }
 
     /// Do not leave less than FAKE_NODE_MIN_SIZE of DMA32 RAM to the next node, nor less than
@@ -211,14 +217,7 @@ impl Emu<'_> {
                 let (start, limit) = (self.pi[blk].start, self.pi[blk].end);
                 let mut end = start.wrapping_add(size);
                 if !uniform {
-                    // find_end_of_node
-                    while end.wrapping_sub(start).wrapping_sub(self.ram.hole(start, end)) < size {
-                        end = end.wrapping_add(FAKE_NODE_MIN_SIZE);
-                        if end > limit {
-                            end = limit;
-                            break;
-                        }
-                    }
+                    end = self.find_end_of_node(start, end, limit, size);
                 }
                 end = self.tail_rules(end, limit, size, uniform);
                 #[allow(clippy::cast_possible_truncation)]

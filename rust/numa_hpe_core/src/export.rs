@@ -2,24 +2,27 @@
 //! that tools with a sysroot option read them unchanged (`lscpu --sysroot DEST`,
 //! `lsmem --sysroot DEST`, hwloc's `--if fsroot --input DEST`).
 //!
-//! The walk is the one of [`Machine::snapshot`]: directories are created in pre-order by the
-//! walking thread, then file contents are generated and written, and symlinks created, by
-//! `threads` workers that share the machine read-only. Deviations from a real sysfs: every
+//! The walk is the one of [`Machine::snapshot`], done by `threads` workers that share the machine
+//! read-only and take whole directories from a queue (see [`export`]). Deviations from a real sysfs: every
 //! file is a regular file (mode 0444 / 0644 / 0200 as the attribute's access), write-only and
 //! unreadable attributes are empty, and links are relative links inside `DEST`.
 //!
 //! Safety: nothing is written outside `DEST`. Names from the tree must be plain path
 //! components, link targets must resolve (lexically) inside `DEST`, files are created with
-//! `O_EXCL` and directories with `mkdir` (neither follows a planted symlink), and an existing
+//! `O_EXCL` and directories with `mkdir` and opened `O_NOFOLLOW` (none follows a planted
+//! symlink), and an existing
 //! non-empty `DEST` is refused unless `force`, which first removes `DEST/sys` and
 //! `DEST/proc` (without following links).
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{symlink, DirBuilderExt, OpenOptionsExt};
+use std::fs;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+use rustix::fs::{mkdirat, openat, symlinkat, Mode, OFlags, CWD};
 
 use crate::machine::Machine;
 use crate::vfs::Kind;
@@ -53,12 +56,6 @@ pub struct ExportStats {
     pub files: usize,
     pub links: usize,
     pub bytes: u64,
-}
-
-/// One file or link to create, by its tree components.
-enum Job {
-    File { comps: Vec<String>, readable: bool, writable: bool },
-    Link { comps: Vec<String>, target: String },
 }
 
 /// A plain path component: not empty, not `.`/`..`, no `/` or NUL.
@@ -103,7 +100,7 @@ fn dest_path(dest: &Path, comps: &[String]) -> PathBuf {
 }
 
 fn mkdir(p: &Path) -> io::Result<()> {
-    fs::DirBuilder::new().mode(0o755).create(p).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display())))
+    fs::DirBuilder::new().mode(0o755).create(p).map_err(|e| with_path(p, e))
 }
 
 /// Prepare `dest`: create it if missing; refuse a non-empty one unless `force`, which removes
@@ -142,10 +139,35 @@ fn prepare_dest(dest: &Path, roots: &[Vec<String>], force: bool) -> io::Result<(
     Ok(())
 }
 
+/// One directory of the export: its tree components and what to create in it.
+struct DirPlan {
+    comps: Vec<String>,
+    /// Indices (in the plan) of the subdirectories.
+    subdirs: Vec<usize>,
+    /// Files: name, readable, writable.
+    files: Vec<(String, bool, bool)>,
+    /// Links: name, relative target.
+    links: Vec<(String, String)>,
+}
+
+/// The listed tree: directories in the order they were listed, and the indices of the roots.
+#[derive(Default)]
+struct Plan {
+    dirs: Vec<DirPlan>,
+    roots: Vec<usize>,
+}
+
 /// Write the subtrees `opts.roots` of `m` below `dest`.
 ///
-/// `progress(done, total)` is called from the worker threads now and then (about every 1% of
-/// the files) and once at the end.
+/// Two passes over the tree, each by `opts.threads` workers taking whole directories from a
+/// shared queue. The first lists the tree (so the total is known, and a bad name or link fails
+/// before anything is written below the roots). The second writes it: a worker creates a
+/// directory's subdirectories (which queues them), then its files and links, all relative to
+/// the directory's fd (one path walk per directory). No two workers create entries in the same
+/// directory, so they do not contend on its lock in the kernel.
+///
+/// `progress(done, total)` is called from the worker threads (one at a time, `done` increasing)
+/// about every 1% of the files, and once at the end.
 ///
 /// # Errors
 /// The first I/O error (with the path in its message), `AlreadyExists` for a non-empty
@@ -158,14 +180,17 @@ pub fn export(
 ) -> io::Result<ExportStats> {
     let roots: Vec<Vec<String>> = opts.roots.iter().map(|r| components(r)).collect::<io::Result<_>>()?;
     prepare_dest(dest, &roots, opts.force)?;
-    let mut stats = ExportStats::default();
-    let mut jobs: Vec<Job> = Vec::new();
     for root in &roots {
         let refs: Vec<&str> = root.iter().map(String::as_str).collect();
         if m.list_components(&refs).is_none() {
             return Err(io::Error::new(io::ErrorKind::NotFound, format!("/{}: no such directory", root.join("/"))));
         }
-        // Parents of the root (e.g. sys/devices/system), then the root itself.
+    }
+    let threads = opts.threads.max(1);
+    let plan = list_tree(m, &roots, threads)?;
+    let mut stats = ExportStats::default();
+    // Parents of each root (e.g. sys/devices/system), then the root itself.
+    for root in &roots {
         for i in 1..=root.len() {
             let p = dest_path(dest, &root[..i]);
             if fs::symlink_metadata(&p).is_err() {
@@ -173,140 +198,221 @@ pub fn export(
                 stats.dirs += 1;
             }
         }
-        walk(m, dest, root.clone(), &mut jobs, &mut stats)?;
     }
-    let total = jobs.len();
-    let done = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let first_err: Mutex<Option<io::Error>> = Mutex::new(None);
+    stats.dirs += plan.dirs.len() - plan.roots.len();
+    stats.files = plan.dirs.iter().map(|d| d.files.len()).sum();
+    stats.links = plan.dirs.iter().map(|d| d.links.len()).sum();
+    let total = stats.files + stats.links;
+    let destfd = openat(CWD, dest, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| with_path(dest, e.into()))?;
+    let (done, bytes) = (AtomicUsize::new(0), AtomicU64::new(0));
+    let reporting = Mutex::new(());
     let step = (total / 100).max(1);
-    let threads = opts.threads.max(1);
-    let results: Vec<(usize, usize, u64)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let (jobs, done, failed, first_err) = (&jobs, &done, &failed, &first_err);
-                s.spawn(move || {
-                    let (mut files, mut links, mut bytes) = (0usize, 0usize, 0u64);
-                    // Interleaved shares: neighbouring jobs (same directory) go to different
-                    // threads, so the expensive directories are split evenly.
-                    for job in jobs.iter().skip(t).step_by(threads) {
-                        if failed.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        match write_job(m, dest, job) {
-                            Ok(n) => match job {
-                                Job::File { .. } => {
-                                    files += 1;
-                                    bytes += n;
-                                }
-                                Job::Link { .. } => links += 1,
-                            },
-                            Err(e) => {
-                                failed.store(true, Ordering::Relaxed);
-                                if let Ok(mut g) = first_err.lock() {
-                                    g.get_or_insert(e);
-                                }
-                                break;
-                            }
-                        }
-                        let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        if d % step == 0 && d < total {
-                            progress(d, total);
-                        }
-                    }
-                    (files, links, bytes)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or((0, 0, 0))).collect()
-    });
-    if let Some(e) = first_err.into_inner().ok().flatten() {
-        return Err(e);
-    }
-    for (f, l, b) in results {
-        stats.files += f;
-        stats.links += l;
-        stats.bytes += b;
-    }
+    for_each_dir(threads, plan.roots.clone(), |i| {
+        let dir = &plan.dirs[i];
+        bytes.fetch_add(write_dir(m, dest, &destfd, &plan.dirs, dir)?, Ordering::Relaxed);
+        let n = dir.files.len() + dir.links.len();
+        let d = done.fetch_add(n, Ordering::Relaxed) + n;
+        if (d - n) / step != d / step && d < total {
+            // Skipped while another worker reports; the next 1% catches up.
+            if let Ok(_g) = reporting.try_lock() {
+                progress(done.load(Ordering::Relaxed), total);
+            }
+        }
+        Ok(dir.subdirs.clone())
+    })?;
+    stats.bytes = bytes.into_inner();
     progress(total, total);
     Ok(stats)
 }
 
-/// Walk the directory `dir` (tree components): create its subdirectories below `dest`, queue
-/// its files and links.
-fn walk(m: &Machine, dest: &Path, dir: Vec<String>, jobs: &mut Vec<Job>, stats: &mut ExportStats) -> io::Result<()> {
-    let mut stack = vec![dir];
-    while let Some(dir) = stack.pop() {
+/// List the directories `roots` and everything below them (in parallel: listing a node
+/// directory scans every CPU and block), checking every name and link target.
+fn list_tree(m: &Machine, roots: &[Vec<String>], threads: usize) -> io::Result<Plan> {
+    let plan = Mutex::new(Plan::default());
+    let lock = || plan.lock().unwrap_or_else(PoisonError::into_inner);
+    let start = roots.iter().map(|r| (r.clone(), None)).collect();
+    for_each_dir(threads, start, |(dir, parent): (Vec<String>, Option<usize>)| {
         let refs: Vec<&str> = dir.iter().map(String::as_str).collect();
-        let Some(entries) = m.list_components(&refs) else { continue };
-        for (name, kind) in entries {
+        let mut d = DirPlan { comps: Vec::new(), subdirs: Vec::new(), files: Vec::new(), links: Vec::new() };
+        let mut subdirs = Vec::new();
+        for (name, kind) in m.list_components(&refs).unwrap_or_default() {
             if !plain(&name) {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, format!("/{}/{name:?}: not a plain name", dir.join("/"))));
             }
-            let mut comps = dir.clone();
-            comps.push(name);
             match kind {
-                Kind::Dir => {
-                    mkdir(&dest_path(dest, &comps))?;
-                    stats.dirs += 1;
-                    stack.push(comps);
-                }
+                Kind::Dir => subdirs.push(name),
                 Kind::Link(target) => {
                     if !link_stays_inside(dir.len(), &target) {
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidData,
-                            format!("/{}: link target {target:?} leaves the export", comps.join("/")),
+                            format!("/{}/{name}: link target {target:?} leaves the export", dir.join("/")),
                         ));
                     }
-                    jobs.push(Job::Link { comps, target });
+                    d.links.push((name, target));
                 }
-                Kind::File(readable, writable) => jobs.push(Job::File { comps, readable, writable }),
+                Kind::File(readable, writable) => d.files.push((name, readable, writable)),
             }
         }
-    }
-    Ok(())
+        let children: Vec<Vec<String>> = subdirs
+            .into_iter()
+            .map(|name| {
+                let mut comps = dir.clone();
+                comps.push(name);
+                comps
+            })
+            .collect();
+        d.comps = dir;
+        let mut p = lock();
+        let index = p.dirs.len();
+        p.dirs.push(d);
+        match parent {
+            Some(parent) => p.dirs[parent].subdirs.push(index),
+            None => p.roots.push(index),
+        }
+        Ok(children.into_iter().map(|c| (c, Some(index))).collect())
+    })?;
+    Ok(plan.into_inner().unwrap_or_else(PoisonError::into_inner))
 }
 
-/// Create one file or link; returns the bytes written.
-fn write_job(m: &Machine, dest: &Path, job: &Job) -> io::Result<u64> {
-    let with_path = |p: &Path, e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", p.display()));
-    match job {
-        Job::Link { comps, target } => {
-            let p = dest_path(dest, comps);
-            symlink(target, &p).map_err(|e| with_path(&p, e))?;
-            Ok(0)
-        }
-        Job::File { comps, readable, writable } => {
-            let p = dest_path(dest, comps);
-            let mode = match (readable, writable) {
-                (true, true) => 0o644,
-                (true, false) => 0o444,
-                (false, true) => 0o200,
-                (false, false) => 0o000,
-            };
-            let content = if *readable {
-                let refs: Vec<&str> = comps.iter().map(String::as_str).collect();
-                match m.show(&refs) {
-                    Some(Ok(s)) => s,
-                    _ => String::new(),
+/// Run `task` on `threads` workers over a tree of work items, starting from `start`: each task
+/// returns the items it made ready (e.g. the subdirectories it listed or created). The first
+/// error stops the workers and is returned.
+fn for_each_dir<T: Send>(
+    threads: usize,
+    start: Vec<T>,
+    task: impl Fn(T) -> io::Result<Vec<T>> + Sync,
+) -> io::Result<()> {
+    let queue = Queue { state: Mutex::new(QueueState { ready: start, busy: 0, error: None }), wake: Condvar::new() };
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let (queue, task) = (&queue, &task);
+            s.spawn(move || {
+                while let Some(item) = queue.next() {
+                    // A panic must still finish the item, or the other workers wait for ever.
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(item)))
+                        .unwrap_or_else(|_| Err(io::Error::other("export worker panicked")));
+                    queue.finish(result);
                 }
-            } else {
-                String::new()
-            };
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .open(&p)
-                .map_err(|e| with_path(&p, e))?;
-            if !content.is_empty() {
-                f.write_all(content.as_bytes()).map_err(|e| with_path(&p, e))?;
+            });
+        }
+    });
+    match queue.state.into_inner().unwrap_or_else(PoisonError::into_inner).error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The work items ready to be taken, shared by the workers.
+struct Queue<T> {
+    state: Mutex<QueueState<T>>,
+    wake: Condvar,
+}
+
+struct QueueState<T> {
+    ready: Vec<T>,
+    /// Items taken and not finished: they may still make new ones ready.
+    busy: usize,
+    error: Option<io::Error>,
+}
+
+impl<T> Queue<T> {
+    fn lock(&self) -> MutexGuard<'_, QueueState<T>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next item; None once all are done or one failed.
+    fn next(&self) -> Option<T> {
+        let mut s = self.lock();
+        loop {
+            if s.error.is_some() {
+                return None;
             }
-            Ok(content.len() as u64)
+            // LIFO: depth first, so the ready list stays short
+            if let Some(item) = s.ready.pop() {
+                s.busy += 1;
+                return Some(item);
+            }
+            if s.busy == 0 {
+                return None;
+            }
+            s = self.wake.wait(s).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// An item taken by [`Queue::next`] is done (making `Ok` items ready) or failed.
+    fn finish(&self, result: io::Result<Vec<T>>) {
+        let mut s = self.lock();
+        s.busy -= 1;
+        match result {
+            Ok(items) => s.ready.extend(items),
+            Err(e) => {
+                s.error.get_or_insert(e);
+            }
+        }
+        if !s.ready.is_empty() || s.busy == 0 || s.error.is_some() {
+            self.wake.notify_all();
         }
     }
 }
 
+fn with_path(p: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", p.display()))
+}
+
+/// Create the subdirectories, files and links of one (existing) directory; returns the bytes
+/// written. Everything is created relative to the directory's fd: one path walk per directory.
+fn write_dir(m: &Machine, dest: &Path, destfd: &OwnedFd, plan: &[DirPlan], dir: &DirPlan) -> io::Result<u64> {
+    let fail = |name: &str, e: rustix::io::Errno| {
+        let mut p = dest_path(dest, &dir.comps);
+        if !name.is_empty() {
+            p.push(name);
+        }
+        with_path(&p, e.into())
+    };
+    let rel = dir.comps.join("/");
+    // O_NOFOLLOW: the directory was made by this export, a link in its place is refused
+    let dfd = openat(destfd, rel.as_str(), OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| fail("", e))?;
+    for &sub in &dir.subdirs {
+        let name = plan[sub].comps.last().map_or("", String::as_str);
+        mkdirat(&dfd, name, Mode::from_raw_mode(0o755)).map_err(|e| fail(name, e))?;
+    }
+    let mut refs: Vec<&str> = dir.comps.iter().map(String::as_str).collect();
+    let mut bytes = 0u64;
+    for (name, readable, writable) in &dir.files {
+        let mode = match (readable, writable) {
+            (true, true) => 0o644,
+            (true, false) => 0o444,
+            (false, true) => 0o200,
+            (false, false) => 0o000,
+        };
+        let content = if *readable {
+            refs.push(name);
+            let s = match m.show(&refs) {
+                Some(Ok(s)) => s,
+                _ => String::new(),
+            };
+            refs.pop();
+            s
+        } else {
+            String::new()
+        };
+        // O_EXCL on a fresh tree: never follows a planted link, and no truncation work
+        let fd = openat(&dfd, name.as_str(), OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC, Mode::from_raw_mode(mode))
+            .map_err(|e| fail(name, e))?;
+        let mut data = content.as_bytes();
+        while !data.is_empty() {
+            let n = rustix::io::write(&fd, data).map_err(|e| fail(name, e))?;
+            data = &data[n..];
+        }
+        bytes += content.len() as u64;
+    }
+    for (name, target) in &dir.links {
+        symlinkat(target.as_str(), &dfd, name.as_str()).map_err(|e| fail(name, e))?;
+    }
+    Ok(bytes)
+}
 #[cfg(test)]
 mod tests {
     use super::*;

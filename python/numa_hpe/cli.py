@@ -222,7 +222,7 @@ def cmd_mount(a: argparse.Namespace) -> int:
     from .mount import mount
 
     m = _prepared(a)
-    return mount(m, a.dir, foreground=not a.background)
+    return mount(m, a.dir, foreground=not a.background, bind_sys_cmd=a.command)
 
 
 def cmd_run(a: argparse.Namespace) -> int:
@@ -395,7 +395,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dir")
     p.add_argument("--background", action="store_true",
                    help="return once mounted; unmount with `umount DIR` (default: serve until unmounted or ^C)")
+    p.add_argument("--bind-sys", action="store_true",
+                   help="`... --bind-sys -- COMMAND ARGS...`: run COMMAND in a private mount namespace with "
+                        "the mounted /sys/devices/system/{cpu,memory,node} bind-mounted over the real ones "
+                        "(chmem, numactl; needs root), then unmount and exit with its status")
     p.set_defaults(fn=cmd_mount)
+    mount_p = p
     p = sub.add_parser("replay", help="replay an oracle case into OUT_DIR (compare.py input)")
     p.add_argument("case_dir")
     p.add_argument("-o", "--out", required=True)
@@ -432,7 +437,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cmdline", default=None, help="kernel command line for -append")
     p.add_argument("--json", action="store_true", help="the options as a JSON list")
     p.set_defaults(fn=cmd_qemu_args)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command: list[str] = []
+    if argv[:1] == ["mount"] and "--" in argv:  # `mount DIR --bind-sys -- COMMAND ARGS...`
+        i = argv.index("--")
+        argv, command = argv[:i], argv[i + 1:]
     a = ap.parse_args(argv)
+    a.command = command
+    if a.cmd == "mount" and a.bind_sys != bool(a.command):
+        mount_p.error("--bind-sys needs a command after `--`, and a command needs --bind-sys")
     try:
         return int(a.fn(a) or 0)
     except BrokenPipeError:

@@ -13,6 +13,11 @@ argument``). Attributes look like sysfs: regular files of size 4096 with mode 04
 0200, directories 0755, relative symlinks. Files are opened ``direct_io`` and attributes are not
 cached, so every ``read`` shows the current state.
 
+Tools without a sysroot option (``chmem``, ``numactl``) read ``/sys/devices/system`` itself:
+:func:`run_bind_sys` runs them in a private mount namespace where the emulated
+``/sys/devices/system/{cpu,memory,node}`` are bind-mounted over the real ones (``numa-hpe mount
+DIR --bind-sys -- chmem -e 128M``); the binds vanish with the command's process.
+
 Uses ``mfusepy`` (ctypes bindings of libfuse 3 or 2; ``pip install mfusepy``). Mounting needs
 ``/dev/fuse`` and root (or libfuse's ``fusermount3`` helper).
 """
@@ -30,7 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Any, Callable, TypeVar
+from typing import IO, Any, Callable, Sequence, TypeVar
 
 from .machine import Machine
 
@@ -143,13 +148,19 @@ def operations(machine: Machine, root: str = "/sys") -> Any:
     return SysfsOperations()
 
 
-def serve(machine: Machine, mountpoint: str | Path, root: str = "/sys", debug: bool = False) -> int:
-    """Mount and serve in the foreground until unmounted (``umount DIR``) or interrupted."""
+def serve(machine: Machine, mountpoint: str | Path, root: str = "/sys", debug: bool = False,
+          save_to: str | Path | None = None) -> int:
+    """Mount and serve in the foreground until unmounted (``umount DIR``) or interrupted; then
+    write ``machine.save()`` to ``save_to`` (if given), so the final state can be inspected."""
     import mfusepy
 
     mfusepy.FUSE(operations(machine, root), str(mountpoint), foreground=True, nothreads=True,
                  debug=debug, direct_io=True, attr_timeout=0, entry_timeout=0,
                  negative_timeout=0, fsname="numa_hpe", subtype="numa_hpe")
+    if save_to is not None:
+        tmp = Path(f"{save_to}.tmp")
+        tmp.write_bytes(machine.save())
+        tmp.replace(save_to)  # whole or absent, never half written
     return 0
 
 
@@ -173,11 +184,13 @@ def wait_mounted(mountpoint: str | Path, proc: subprocess.Popen[bytes] | None = 
 
 
 def spawn(machine: Machine, mountpoint: str | Path, root: str = "/sys",
-          timeout: float = 20.0) -> subprocess.Popen[bytes]:
-    """Serve ``machine`` (a saved copy) from a child process; returns once mounted."""
+          timeout: float = 20.0, save_to: str | Path | None = None) -> subprocess.Popen[bytes]:
+    """Serve ``machine`` (a saved copy) from a child process; returns once mounted. With
+    ``save_to``, the child writes its machine there once unmounted (``Machine.load`` reads it)."""
+    save = ["--save-on-exit", str(save_to)] if save_to is not None else []
     with tempfile.TemporaryFile() as errlog:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "numa_hpe.mount", str(mountpoint), "--root", root],
+            [sys.executable, "-m", "numa_hpe.mount", str(mountpoint), "--root", root, *save],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errlog, start_new_session=True)
         assert proc.stdin is not None
         with proc.stdin:
@@ -205,8 +218,61 @@ def unmount(mountpoint: str | Path) -> None:
     raise OSError(errno.EBUSY, f"cannot unmount {mountpoint}: {'; '.join(errors) or 'no unmount tool'}")
 
 
-def mount(machine: Machine, mountpoint: str | Path, foreground: bool = True, root: str = "/sys") -> int:
-    """``numa-hpe mount``: serve in the foreground, or from a child process (``foreground=False``)."""
+def stop(mountpoint: str | Path, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Unmount (if still mounted) and reap the server; kill it if it does not exit."""
+    try:
+        if os.path.ismount(mountpoint):
+            unmount(mountpoint)
+        proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+#: The emulated directories :func:`run_bind_sys` puts over the real ``/sys/devices/system/*``.
+BIND_SYS_DIRS = ("cpu", "memory", "node")
+
+# Runs in the new namespace: `mount --bind SRC DST` for each pair before `--`, then exec the rest.
+_BIND_AND_EXEC = 'while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 125; shift 2; done; shift; exec "$@"'
+
+
+def bind_sys_argv(sys_dir: str | Path, cmd: Sequence[str]) -> list[str]:
+    """The argv running ``cmd`` in a private mount namespace (``unshare -m --propagation
+    private``) where ``/sys/devices/system/{cpu,memory,node}`` are ``sys_dir``'s (a mount point of
+    ``numa-hpe mount`` or an export's ``DIR/sys``). Where the host lacks one of them (a kernel
+    without memory hotplug), the whole ``/sys/devices/system`` is covered instead. Needs root."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        raise FileNotFoundError(errno.ENOENT, "unshare (util-linux) is not installed", "unshare")
+    if not cmd:
+        raise ValueError("no command to run")
+    src = Path(sys_dir).absolute() / "devices/system"
+    real = Path("/sys/devices/system")
+    pairs = [(src / d, real / d) for d in BIND_SYS_DIRS]
+    if not all(dst.is_dir() for _, dst in pairs):
+        pairs = [(src, real)]
+    binds = [str(p) for pair in pairs for p in pair]
+    return [unshare, "-m", "--propagation", "private", "sh", "-c", _BIND_AND_EXEC, "sh", *binds, "--", *cmd]
+
+
+def run_bind_sys(sys_dir: str | Path, cmd: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
+    """Run ``cmd`` as :func:`bind_sys_argv` says (``kwargs`` go to ``subprocess.run``). Exit
+    status 125 with ``mount``'s message when a bind fails."""
+    return subprocess.run(bind_sys_argv(sys_dir, cmd), **kwargs)
+
+
+def mount(machine: Machine, mountpoint: str | Path, foreground: bool = True, root: str = "/sys",
+          bind_sys_cmd: Sequence[str] | None = None) -> int:
+    """``numa-hpe mount``: serve in the foreground, or from a child process (``foreground=False``).
+    With ``bind_sys_cmd``: mount, run it under :func:`run_bind_sys`, unmount, and return its
+    exit status."""
+    if bind_sys_cmd:
+        proc = spawn(machine, mountpoint, root)
+        try:
+            return run_bind_sys(mountpoint, bind_sys_cmd).returncode
+        finally:
+            stop(mountpoint, proc)
     if foreground:
         return serve(machine, mountpoint, root)
     proc = spawn(machine, mountpoint, root)
@@ -220,10 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("mountpoint")
     ap.add_argument("--root", default="/sys")
     ap.add_argument("--debug", action="store_true")
+    ap.add_argument("--save-on-exit", metavar="FILE", help="write the machine (Machine.save) here once unmounted")
     a = ap.parse_args(argv)
     m = Machine.load(sys.stdin.buffer.read())
     sys.stdin.close()
-    return serve(m, a.mountpoint, a.root, a.debug)
+    return serve(m, a.mountpoint, a.root, a.debug, a.save_on_exit)
 
 
 if __name__ == "__main__":

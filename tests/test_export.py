@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from _sysfs_tools import check_numactl_hardware, run_tool
 
 import numa_hpe
 from numa_hpe import Firmware
@@ -269,24 +270,56 @@ def test_progress_callback_reaches_total(tmp_path: Path) -> None:
     assert calls and calls[-1] == (st.files + st.links, st.files + st.links)
 
 
+def _tree(root: Path) -> dict[str, tuple[str, int, str]]:
+    """Every entry below ``root``: kind, permission bits, and contents or link target."""
+    out = {}
+    for d, dirs, files in os.walk(root):  # does not follow the links
+        for name in dirs + files:
+            p = Path(d) / name
+            st = p.lstat()
+            rel = str(p.relative_to(root))
+            if p.is_symlink():
+                out[rel] = ("link", 0, os.readlink(p))
+            elif p.is_dir():
+                out[rel] = ("dir", st.st_mode & 0o777, "")
+            else:
+                out[rel] = ("file", st.st_mode & 0o777, p.read_text() if st.st_mode & 0o444 else "")
+    return out
+
+
+def test_threads_write_the_same_tree(tmp_path: Path) -> None:
+    m = numa_hpe.boot(Firmware.synthetic("node:4 package:1 core:4 pu:2", mem_per_node="1G"),
+                      cmdline="maxcpus=20")
+    one = m.export(tmp_path / "one", threads=1)
+    many = m.export(tmp_path / "many", threads=5)
+    assert (one.files, one.links, one.dirs, one.bytes) == (many.files, many.links, many.dirs, many.bytes)
+    tree = _tree(tmp_path / "one")
+    assert tree == _tree(tmp_path / "many")
+    assert sum(kind == "file" for kind, _, _ in tree.values()) == one.files
+    assert sum(kind == "link" for kind, _, _ in tree.values()) == one.links
+    assert sum(kind == "dir" for kind, _, _ in tree.values()) == one.dirs
+
+
+def test_a_failing_worker_stops_the_export(tmp_path: Path) -> None:
+    # the second root lies inside the first: some worker's mkdir finds it already made
+    m = _numa4()
+    with pytest.raises(FileExistsError, match="cpu"):
+        m.export(tmp_path / "r", roots=["/sys/devices/system", "/sys/devices/system/cpu"], threads=3)
+
+
+def test_progress_from_several_workers_only_increases(tmp_path: Path) -> None:
+    m = numa_hpe.boot(Firmware.synthetic("node:8 package:1 core:8 pu:2", mem_per_node="2G"))
+    calls: list[tuple[int, int]] = []
+    st = m.export(tmp_path / "r", threads=4, progress=lambda d, t: calls.append((d, t)))
+    total = st.files + st.links
+    assert len(calls) > 10 and calls[-1] == (total, total)
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and all(t == total for _, t in calls)
+
+
 # -- numactl (libnuma reads /sys/devices/system/node; it has no sysroot option) -----------------
 def test_numactl_hardware_in_a_private_bind_mount(exported: tuple[Case, numa_hpe.Machine, Path]) -> None:
     _, m, dest = exported
-    numactl, unshare = _tool("numactl"), _tool("unshare")
-    script = (f"mount --make-rprivate / && mount --bind {dest}/sys/devices/system /sys/devices/system"
-              f" && exec {numactl} --hardware")
-    r = subprocess.run([unshare, "-m", "sh", "-c", script], capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "LC_ALL": "C"})
-    if r.returncode != 0 and ("mount" in r.stderr or "unshare" in r.stderr):
-        pytest.skip(f"no private mount namespace here: {r.stderr.strip()}")
+    r = run_tool(dest / "sys", "numactl", "--hardware")
     assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
-    nodes = [n for n in m.nodes() if n.online]
-    assert lines[0] == f"available: {len(nodes)} nodes ({m.read('/sys/devices/system/node/online').strip()})"
-    for n in nodes:
-        assert f"node {n.nid} cpus: {' '.join(map(str, n.cpus))}".rstrip() in lines
-        assert f"node {n.nid} size: {n.mem_total_kb // 1024} MB" in lines
-    dist = m.distance_matrix()
-    rows = lines[lines.index("node distances:") + 2:]
-    for n, row in zip(nodes, rows):
-        assert [int(x) for x in row.split(":")[1].split()] == [int(dist[n.nid, o.nid]) for o in nodes]
+    check_numactl_hardware(r.stdout, m)

@@ -425,6 +425,36 @@ mod tests {
         assert!(link_stays_inside(0, "a/../b"));
     }
 
+    /// A binary tree of work items 1..1000 (item n makes 2n and 2n+1 ready below 500).
+    fn children(n: usize) -> Vec<usize> {
+        if n < 500 {
+            vec![2 * n, 2 * n + 1]
+        } else {
+            vec![]
+        }
+    }
+
+    #[test]
+    fn queue_runs_every_item_once() {
+        let seen = Mutex::new(Vec::new());
+        for_each_dir(4, vec![1], |n| {
+            seen.lock().unwrap().push(n);
+            Ok(children(n))
+        })
+        .unwrap();
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort_unstable();
+        assert_eq!(seen, (1..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn queue_stops_at_an_error_or_a_panic() {
+        let e = for_each_dir(3, vec![1], |n| if n == 37 { Err(io::Error::other("boom")) } else { Ok(children(n)) });
+        assert_eq!(e.unwrap_err().to_string(), "boom");
+        let e = for_each_dir(2, vec![1], |n| if n == 5 { panic!("task panics") } else { Ok(children(n)) });
+        assert_eq!(e.unwrap_err().to_string(), "export worker panicked");
+    }
+
     #[test]
     fn names_are_plain() {
         assert!(plain("cpu0"));

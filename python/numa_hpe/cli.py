@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     machine_opts(p, json_out=False)
     p.add_argument("dir")
     p.add_argument("--force", action="store_true", help="replace sys/ and proc/ of a non-empty DIR")
-    p.add_argument("--threads", type=int, default=None, help="writer threads (default: CPUs, at most 4)")
+    p.add_argument("--threads", type=int, default=None, help="worker threads (default: CPUs, at most 4)")
     p.set_defaults(fn=cmd_export)
     p = sub.add_parser("mount", help="mount the live tree with FUSE (reads and writes reach the emulator)")
     machine_opts(p, json_out=False)

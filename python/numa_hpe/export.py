@@ -2,8 +2,9 @@
 
 The exported tree (``DIR/sys/devices/system/{cpu,node,memory}`` and ``DIR/proc``) is what
 ``lscpu --sysroot DIR``, ``lsmem --sysroot DIR`` and ``lstopo-no-graphics --if fsroot --input
-DIR`` read, so those tools show the emulated machine unchanged. The files are written by the
-Rust core (several threads, GIL released); links are relative and stay inside ``DIR``.
+DIR`` read, so those tools show the emulated machine unchanged. The Rust core lists and writes
+the tree with several threads (GIL released), each taking whole directories; links are relative
+and stay inside ``DIR``.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def export(
     roots:
         Tree paths to export (default :data:`DEFAULT_ROOTS`).
     threads:
-        Writer threads (default: CPUs, at most 4).
+        Worker threads listing and writing the tree (default: CPUs, at most 4).
     progress:
         ``progress(done, total)``, called now and then from writer threads; must not use the
         machine. :func:`progress_bar` draws a terminal bar.

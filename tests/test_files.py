@@ -79,6 +79,43 @@ def test_missing_dir_is_enoent(machine: numa_hpe.Machine, path: str) -> None:
     assert _write_errno(machine, path, "1\n").errno == errno.ENOENT
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        # The kernel names these directories with "%d": no sign, no leading zero.
+        f"{SYS}/cpu/cpu+1/online",
+        f"{SYS}/cpu/cpu01/online",
+        f"{SYS}/memory/memory+1/state",
+        f"{SYS}/memory/memory01/state",
+        f"{SYS}/node/node+0/cpulist",
+        f"{SYS}/node/node00/cpulist",
+        f"{SYS}/node/node0/cpu+1",
+        f"{SYS}/node/node0/memory01",
+        f"{SYS}/node/node0/cpu2",  # no cpu2 at all
+    ],
+)
+def test_non_kernel_entry_names_are_enoent(machine: numa_hpe.Machine, path: str) -> None:
+    with pytest.raises(OSError) as e:
+        machine.read(path)
+    assert e.value.errno == errno.ENOENT
+
+
+def test_node_links_resolve_without_listing(machine: numa_hpe.Machine) -> None:
+    """``nodeN/cpuM`` and ``nodeN/memoryB`` exist exactly for the node's CPUs and blocks."""
+    listed = set(machine.listdir(f"{SYS}/node/node0"))
+    assert {"cpu0", "cpu1", "memory0", "cpulist", "distance"} <= listed
+    for name in listed:
+        if name.startswith(("cpu", "memory")) and name[-1].isdigit():
+            target = machine.readlink(f"{SYS}/node/node0/{name}")
+            assert target == f"../../{'cpu' if name.startswith('cpu') else 'memory'}/{name}"
+    # A path walk follows the links, as the kernel's does.
+    assert machine.read(f"{SYS}/node/node0/cpu1/online") == "1\n"
+    assert machine.listdir(f"{SYS}/node/node0/cpu1") == machine.listdir(f"{SYS}/cpu/cpu1")
+    assert machine.read(f"{SYS}/cpu/cpu1/node0/cpulist") == machine.read(f"{SYS}/node/node0/cpulist")
+    machine.write(f"{SYS}/node/node0/cpu1/online", "0\n")
+    assert machine.read(f"{SYS}/cpu/online") == "0\n"
+
+
 def test_read_missing_path_raises_with_path(machine: numa_hpe.Machine) -> None:
     path = f"{SYS}/memory/memory999/state"
     with pytest.raises(OSError) as e:

@@ -4,7 +4,7 @@
 
 use crate::error::{err, Errno, Result};
 use crate::machine::{KernelConfig, Machine, PatchsetVersion};
-use crate::vfs::{Kind, RO, RW, WO};
+use crate::vfs::{entry_index, Kind, RO, RW, WO};
 
 const SD_FILES: [(&str, bool); 9] = [
     ("name", false),
@@ -19,7 +19,7 @@ const SD_FILES: [(&str, bool); 9] = [
 ];
 
 fn num(name: &str, prefix: &str) -> Option<usize> {
-    name.strip_prefix(prefix)?.parse().ok()
+    entry_index(name, prefix)
 }
 
 impl Machine {

@@ -7,7 +7,7 @@ use crate::error::{err, Errno, Result};
 use crate::firmware::NR_CPUS;
 use crate::machine::{KernelConfig, Machine};
 use crate::parse::kstrtobool;
-use crate::vfs::{Kind, RO, RW, WO};
+use crate::vfs::{entry_index, Kind, RO, RW, WO};
 
 const TOPOLOGY_FILES: [&str; 16] = [
     "physical_package_id",
@@ -29,7 +29,7 @@ const TOPOLOGY_FILES: [&str; 16] = [
 ];
 
 fn cpu_id(name: &str) -> Option<usize> {
-    name.strip_prefix("cpu")?.parse().ok()
+    entry_index(name, "cpu")
 }
 
 impl Machine {

@@ -6,10 +6,10 @@ use crate::cmdline::OnlineType;
 use crate::error::{err, Errno, Result};
 use crate::machine::{KernelConfig, Machine};
 use crate::parse::{kstrtobool, sysfs_streq};
-use crate::vfs::{Kind, RO, RW, WO};
+use crate::vfs::{entry_index, Kind, RO, RW, WO};
 
 fn block_id(name: &str) -> Option<u64> {
-    name.strip_prefix("memory")?.parse().ok()
+    entry_index(name, "memory")
 }
 
 /// The four MMOP names as `state` / `auto_online_blocks` spell them.

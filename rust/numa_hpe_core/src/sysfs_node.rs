@@ -5,10 +5,29 @@
 use crate::bitmap::Bitmap;
 use crate::error::{err, Errno, Result};
 use crate::machine::{KernelConfig, Machine, PatchsetVersion};
-use crate::vfs::{Kind, RO, RW, WO};
+use crate::vfs::{entry_index, Kind, RO, RW, WO};
+
+/// The files of every `nodeN/` directory (the cpuN / memoryN links come on top).
+const NODE_FILES: [(&str, Kind); 7] = [
+    ("cpulist", RO),
+    ("cpumap", RO),
+    ("distance", RO),
+    ("meminfo", RO),
+    ("numastat", RO),
+    ("vmstat", RO),
+    ("compact", WO),
+];
+
+fn cpu_link(cpu: usize) -> Kind {
+    Kind::Link(format!("../../cpu/cpu{cpu}"))
+}
+
+fn block_link(block: u64) -> Kind {
+    Kind::Link(format!("../../memory/memory{block}"))
+}
 
 fn node_id(name: &str) -> Option<usize> {
-    name.strip_prefix("node")?.parse().ok()
+    entry_index(name, "node")
 }
 
 impl Machine {
@@ -41,25 +60,40 @@ impl Machine {
                 if !self.nodes.online.test(nid) {
                     return None;
                 }
-                let mut v: Vec<(String, Kind)> = ["cpulist", "cpumap", "distance", "meminfo", "numastat", "vmstat"]
-                    .iter()
-                    .map(|n| ((*n).to_string(), RO))
-                    .collect();
-                v.push(("compact".into(), WO));
+                let mut v: Vec<(String, Kind)> =
+                    NODE_FILES.iter().map(|(n, k)| ((*n).to_string(), k.clone())).collect();
                 for cpu in self.cpus.registered.iter() {
                     if self.cpus.node[cpu] as usize == nid {
-                        v.push((format!("cpu{cpu}"), Kind::Link(format!("../../cpu/cpu{cpu}"))));
+                        v.push((format!("cpu{cpu}"), cpu_link(cpu)));
                     }
                 }
                 for b in self.blocks.values() {
                     if b.nodes.contains(&(nid as u32)) {
-                        v.push((format!("memory{}", b.id), Kind::Link(format!("../../memory/memory{}", b.id))));
+                        v.push((format!("memory{}", b.id), block_link(b.id)));
                     }
                 }
                 Some(v)
             }
             _ => None,
         }
+    }
+
+    /// One entry of `nodeN/` without listing the directory (a read of `nodeN/cpulist` would
+    /// otherwise scan every CPU and memory block for the links).
+    pub(crate) fn node_entry_kind(&self, node: &str, name: &str) -> Option<Kind> {
+        let nid = node_id(node)?;
+        if !self.nodes.online.test(nid) {
+            return None;
+        }
+        if let Some(cpu) = entry_index::<usize>(name, "cpu") {
+            let on_node = self.cpu_registered(cpu) && self.cpus.node[cpu] as usize == nid;
+            return on_node.then(|| cpu_link(cpu));
+        }
+        if let Some(block) = entry_index::<u64>(name, "memory") {
+            let on_node = self.blocks.get(&block).is_some_and(|b| b.nodes.contains(&(nid as u32)));
+            return on_node.then(|| block_link(block));
+        }
+        NODE_FILES.iter().find(|(n, _)| *n == name).map(|(_, k)| k.clone())
     }
 
     pub(crate) fn node_show(&self, rest: &[&str]) -> Option<Result<String>> {

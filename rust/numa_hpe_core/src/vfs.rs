@@ -3,6 +3,8 @@
 //! missing file in an existing directory or a mode the file lacks -> EACCES, a missing
 //! directory -> ENOENT).
 
+use std::borrow::Cow;
+
 use crate::error::{err, Errno, Result};
 use crate::machine::Machine;
 
@@ -20,6 +22,14 @@ pub enum Kind {
 pub const RO: Kind = Kind::File(true, false);
 pub const WO: Kind = Kind::File(false, true);
 pub const RW: Kind = Kind::File(true, true);
+
+/// The index in a kernel directory name like `cpu12`, `memory40`, `node3`, `domain0`: the kernel
+/// prints it with `%d`, so `cpu012` or `cpu+12` name nothing.
+pub(crate) fn entry_index<T: std::str::FromStr>(name: &str, prefix: &str) -> Option<T> {
+    let digits = name.strip_prefix(prefix)?;
+    let canonical = digits.bytes().all(|b| b.is_ascii_digit()) && (digits == "0" || !digits.starts_with('0'));
+    if canonical { digits.parse().ok() } else { None }
+}
 
 /// A whole-tree snapshot: every readable file's content, every link, unreadable files.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -73,6 +83,9 @@ impl Machine {
         if let Some(k) = self.fast_kind(c) {
             return k;
         }
+        if let ["sys", "devices", "system", "node", node, name] = c {
+            return self.node_entry_kind(node, name);
+        }
         self.list_components(parent)?.into_iter().find(|(n, _)| n == name).map(|(_, k)| k)
     }
 
@@ -83,7 +96,7 @@ impl Machine {
             return None;
         };
         let prefix = *sub;
-        if let Some(id) = name.strip_prefix(prefix).and_then(|n| n.parse::<usize>().ok()) {
+        if let Some(id) = entry_index::<usize>(name, prefix) {
             let exists = match *sub {
                 "memory" => self.blocks.contains_key(&(id as u64)),
                 "cpu" => self.cpu_registered(id),
@@ -97,6 +110,37 @@ impl Machine {
             _ => self.node_root_files(),
         };
         Some(files.into_iter().find(|(n, _)| n == name).map(|(_, k)| k))
+    }
+
+    /// `path` with every symlink before its last component replaced by the link's target, as a
+    /// path walk does (`node0/cpu1/online` is `cpu/cpu1/online`), and the last one too when
+    /// `follow_last`; the path itself when there is none.
+    fn follow_links<'p>(&self, path: &'p str, follow_last: bool) -> Result<Cow<'p, str>> {
+        let c = components(path)?;
+        let mut walked: Vec<&str> = Vec::with_capacity(c.len());
+        for (i, name) in c.iter().enumerate() {
+            walked.push(name);
+            if i + 1 == c.len() && !follow_last {
+                break;
+            }
+            if let Some(Kind::Link(target)) = self.kind_of(&walked) {
+                walked.pop();
+                let mut resolved: Vec<String> = walked.iter().map(|s| (*s).to_string()).collect();
+                for part in target.split('/') {
+                    match part {
+                        ".." => {
+                            resolved.pop();
+                        }
+                        "" | "." => {}
+                        p => resolved.push(p.to_string()),
+                    }
+                }
+                resolved.extend(c[i + 1..].iter().map(|s| (*s).to_string()));
+                // The rest may hold links of its own (bounded: sysfs links point at directories).
+                return self.follow_links(&format!("/{}", resolved.join("/")), follow_last).map(|p| Cow::Owned(p.into_owned()));
+            }
+        }
+        Ok(Cow::Borrowed(path))
     }
 
     /// Resolve the parent directory of a file path; ENOENT when it does not exist.
@@ -114,7 +158,8 @@ impl Machine {
 
     /// Read a file (or a symlink's target file) whole.
     pub fn read(&self, path: &str) -> Result<String> {
-        let c = components(path)?;
+        let resolved = self.follow_links(path, false)?;
+        let c = components(&resolved)?;
         self.parent_kind(path, &c)?;
         match self.kind_of(&c) {
             None => err(Errno::ENOENT, format!("{path}: no such file or directory")),
@@ -133,7 +178,8 @@ impl Machine {
 
     /// Write `data` to a file as `open(O_WRONLY)` + one `write()`; returns the byte count.
     pub fn write(&mut self, path: &str, data: &[u8]) -> Result<usize> {
-        let c = components(path)?;
+        let resolved = self.follow_links(path, false)?.into_owned();
+        let c = components(&resolved)?;
         self.parent_kind(path, &c)?;
         match self.kind_of(&c) {
             None => err(Errno::EACCES, format!("{path}: permission denied (no such attribute)")),
@@ -154,7 +200,8 @@ impl Machine {
 
     /// Directory entries, sorted by name.
     pub fn list_dir(&self, path: &str) -> Result<Vec<String>> {
-        let c = components(path)?;
+        let resolved = self.follow_links(path, true)?;
+        let c = components(&resolved)?;
         match self.kind_of(&c) {
             Some(Kind::Dir) => {}
             Some(_) => return err(Errno::ENOTDIR, format!("{path}: not a directory")),

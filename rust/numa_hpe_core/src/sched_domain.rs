@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::bitmap::Bitmap;
 use crate::cpu_topology::{CpuMasks, SiblingMaps};
-use crate::sched_groups::{Chains, GroupBuilder, GroupRef, HashMap, Spans, NONE};
+use crate::sched_groups::{Chains, GroupBuilder, GroupRef, HashMap, PlainLevel, Spans, NONE};
 
 pub use crate::sched_debug::{rebuild_lines, DEBUGFS_ATTRS};
 
@@ -345,7 +345,8 @@ struct Raw {
 /// Which group list a domain has: a rotation of a shared cycle, or an overlap walk.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Variant {
-    Plain(u32),
+    /// Cycle of the level and position of the own group in it.
+    Plain(u32, u32),
     Overlap(u32),
 }
 
@@ -649,40 +650,59 @@ fn build(
     let chains = Chains { span_at };
     let params: Vec<(u32, u32, u32)> = levels.iter().map(sd_params).collect();
     let mut gb = GroupBuilder::new(spans, &chains);
+    let plain: Vec<Option<PlainLevel>> = levels
+        .iter()
+        .enumerate()
+        .map(|(li, l)| (!l.overlap).then(|| gb.plain_level(li, &cpus)))
+        .collect();
     let mut memo: HashMap<(usize, u32, u32, Variant, u32), Arc<SchedDomain>> = HashMap::default();
+    // Neighbouring CPUs mostly share their upper domains: the last key and domain per position.
+    let mut last: Vec<Option<((usize, u32, u32, Variant, u32), Arc<SchedDomain>)>> =
+        vec![None; levels.len()];
     let mut keep: Vec<Raw> = Vec::with_capacity(levels.len());
-    let mut plain_cycles: HashMap<(usize, u32), Arc<[SchedGroup]>> = HashMap::default();
+    let mut plain_cycles: Vec<Vec<Option<Arc<[SchedGroup]>>>> = plain
+        .iter()
+        .map(|p| p.as_ref().map_or_else(Vec::new, |p| vec![None; p.cycles.len()]))
+        .collect();
     let mut overlap_cycles: HashMap<u32, Arc<[SchedGroup]>> = HashMap::default();
     for &c in &cpus {
         keep.clear();
-        for (li, l) in levels.iter().enumerate() {
+        for (li, pl) in plain.iter().enumerate() {
             let s = chains.span_at[li][c];
             if s == NONE {
                 break;
             }
-            let (groups, ngroups) = if l.overlap {
-                let id = gb.overlap(li, c);
-                (Variant::Overlap(id as u32), gb.overlap_groups[id].len())
-            } else {
-                let (cycle, pos) = gb.plain(li, c);
-                (Variant::Plain(pos as u32), cycle.len())
+            let (groups, ngroups) = match pl {
+                None => {
+                    let id = gb.overlap(li, c);
+                    (Variant::Overlap(id as u32), gb.overlap_groups[id].len())
+                }
+                Some(pl) => {
+                    let (k, pos) = pl.at[c];
+                    (Variant::Plain(k, pos), pl.cycles[k as usize].1 as usize)
+                }
             };
-            let weight = gb.spans.weight[s as usize];
             keep.push(Raw {
                 level: li,
                 span: s,
                 flags: params[li].0,
                 ngroups,
-                weight,
+                weight: gb.spans.weight[s as usize],
                 groups,
             });
         }
         degenerate(&mut keep);
         let list = &mut out.per_cpu[c];
         list.reserve(keep.len());
-        for r in &keep {
+        for (p, r) in keep.iter().enumerate() {
             let mask_w = gb.spans.weight[mask_ids[r.level][c] as usize];
             let key = (r.level, r.span, r.flags, r.groups, mask_w);
+            if let Some((k, d)) = &last[p] {
+                if *k == key {
+                    list.push(Arc::clone(d));
+                    continue;
+                }
+            }
             let d = if let Some(d) = memo.get(&key) {
                 Arc::clone(d)
             } else {
@@ -699,10 +719,10 @@ fn build(
                         });
                         Groups::new(Arc::clone(cyc), 0)
                     }
-                    Variant::Plain(pos) => {
-                        let cyc = plain_cycles.entry((r.level, r.span)).or_insert_with(|| {
-                            let (cycle, _) = gb.plain_cycle(r.level, r.span);
-                            cycle
+                    Variant::Plain(k, pos) => {
+                        let cyc = plain_cycles[r.level][k as usize].get_or_insert_with(|| {
+                            let pl = plain[r.level].as_ref().expect("plain level");
+                            pl.cycle(k)
                                 .iter()
                                 .map(|&g| mk(&GroupRef { span: g, mask: g }))
                                 .collect()
@@ -725,6 +745,7 @@ fn build(
                 memo.insert(key, Arc::clone(&d));
                 d
             };
+            last[p] = Some((key, Arc::clone(&d)));
             list.push(d);
         }
     }

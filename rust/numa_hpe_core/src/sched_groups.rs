@@ -242,18 +242,31 @@ fn next_uncovered(span: &Bitmap, covered: &Bitmap, from: usize, limit: usize) ->
     }
 }
 
+/// The groups of one non-overlap level ([`GroupBuilder::plain_level`]).
+pub(crate) struct PlainLevel {
+    /// Group span ids of all cycles, back to back.
+    pub groups: Vec<u32>,
+    /// `(start, len)` of each cycle in `groups`.
+    pub cycles: Vec<(u32, u32)>,
+    /// Per CPU with a domain at the level: its cycle and its own group's position there.
+    pub at: Vec<(u32, u32)>,
+}
+
+impl PlainLevel {
+    pub fn cycle(&self, k: u32) -> &[u32] {
+        let (s, l) = self.cycles[k as usize];
+        &self.groups[s as usize..(s + l) as usize]
+    }
+}
+
 /// Shared state of the group builders.
 pub(crate) struct GroupBuilder<'a> {
     pub spans: &'a mut Spans,
     pub chains: &'a Chains,
-    /// Non-overlap levels: (level, span) -> groups in the order of the last CPU that linked
-    /// them (the kernel's sched_group `next` pointers are shared per level and first CPU).
-    cycles: HashMap<(usize, u32), (Vec<u32>, Option<HashMap<u32, u32>>)>,
     balance: HashMap<(usize, u32), u32>,
     /// Overlap walks: (level, span, own group, first uncovered CPU) -> groups.
     overlap: HashMap<(usize, u32, u32, usize), u32>,
     pub overlap_groups: Vec<Vec<GroupRef>>,
-    uncovered: HashMap<(usize, u32, u32), Bitmap>,
 }
 
 impl<'a> GroupBuilder<'a> {
@@ -261,11 +274,9 @@ impl<'a> GroupBuilder<'a> {
         GroupBuilder {
             spans,
             chains,
-            cycles: HashMap::default(),
             balance: HashMap::default(),
             overlap: HashMap::default(),
             overlap_groups: Vec::new(),
-            uncovered: HashMap::default(),
         }
     }
 
@@ -281,59 +292,65 @@ impl<'a> GroupBuilder<'a> {
         }
     }
 
-    /// Groups of `cpu`'s domain at non-overlap `level` (own group first) and its index in the
-    /// shared cycle.
-    pub fn plain(&mut self, level: usize, cpu: usize) -> (&[u32], usize) {
-        let span = self.chains.at(level, cpu);
-        if !self.cycles.contains_key(&(level, span)) {
+    /// `build_sched_groups` of every CPU at non-overlap `level`, one walk per distinct span:
+    /// the groups (own group of each span member, deduplicated) in the order the last CPU of
+    /// the span leaves them linked, and each CPU's cycle and own-group position.
+    pub fn plain_level(&mut self, level: usize, cpus: &[usize]) -> PlainLevel {
+        let mut out = PlainLevel {
+            groups: Vec::new(),
+            cycles: Vec::new(),
+            at: vec![(NONE, 0); self.spans.nbits],
+        };
+        // Dense per-span-id tables: the cycle of a span, and a group's cycle and position.
+        let mut cycle_of: Vec<u32> = Vec::new();
+        let mut pos_tag: Vec<u32> = Vec::new();
+        let mut pos_of: Vec<u32> = Vec::new();
+        let mut order: Vec<usize> = Vec::new();
+        let grow = |v: &mut Vec<u32>, id: u32| {
+            if v.len() <= id as usize {
+                v.resize(id as usize + 1 + v.len() / 2, NONE);
+            }
+        };
+        for &c in cpus {
+            let span = self.chains.at(level, c);
+            if span == NONE {
+                continue;
+            }
+            grow(&mut cycle_of, span);
+            if cycle_of[span as usize] != NONE {
+                continue;
+            }
+            let k = out.cycles.len() as u32;
+            cycle_of[span as usize] = k;
+            let start = out.groups.len();
             // The last CPU of the span builds last: its order is the one left linked.
-            let last = self
-                .spans
-                .iter(span)
-                .filter(|&i| self.chains.at(level, i) == span)
-                .last()
-                .unwrap_or(cpu);
-            let mut cycle: Vec<u32> = Vec::new();
-            // Short cycles are searched linearly (no map kept).
-            let mut pos: Option<HashMap<u32, u32>> = None;
-            let members: Vec<usize> = wrap_iter(self.spans, span, last).collect();
-            for i in members {
-                let g = self.own_group(level, i);
-                // Groups of a sane level partition the span: seen group <=> covered CPU.
-                let seen = match &pos {
-                    Some(p) => p.contains_key(&g),
-                    None => cycle.contains(&g),
-                };
-                if !seen {
-                    if let Some(p) = &mut pos {
-                        p.insert(g, cycle.len() as u32);
-                    }
-                    cycle.push(g);
-                    if pos.is_none() && cycle.len() > 16 {
-                        pos = Some(
-                            cycle
-                                .iter()
-                                .enumerate()
-                                .map(|(k, &g)| (g, k as u32))
-                                .collect(),
-                        );
-                    }
+            let mut last = c;
+            for i in self.spans.iter(span) {
+                if self.chains.at(level, i) == span {
+                    last = i;
                 }
             }
-            self.cycles.insert((level, span), (cycle, pos));
+            order.clear();
+            order.extend(wrap_iter(self.spans, span, last));
+            for &i in &order {
+                let g = self.own_group(level, i);
+                grow(&mut pos_tag, g);
+                grow(&mut pos_of, g);
+                if pos_tag[g as usize] != k {
+                    pos_tag[g as usize] = k;
+                    pos_of[g as usize] = (out.groups.len() - start) as u32;
+                    out.groups.push(g);
+                }
+            }
+            out.cycles.push((start as u32, (out.groups.len() - start) as u32));
+            for &i in &order {
+                if self.chains.at(level, i) == span {
+                    let g = self.own_group(level, i);
+                    out.at[i] = (k, pos_of[g as usize]);
+                }
+            }
         }
-        let own = self.own_group(level, cpu);
-        let (cycle, pos) = &self.cycles[&(level, span)];
-        let p = match pos {
-            Some(pos) => pos.get(&own).copied().unwrap_or(0) as usize,
-            None => cycle.iter().position(|&g| g == own).unwrap_or(0),
-        };
-        (cycle, p)
-    }
-
-    /// The shared cycle of non-overlap `level` at `span` (built by [`GroupBuilder::plain`]).
-    pub fn plain_cycle(&self, level: usize, span: u32) -> (&[u32], ()) {
-        (&self.cycles[&(level, span)].0, ())
+        out
     }
 
     /// `find_descended_sibling`: the level whose child builds the group for `sd_span`.
@@ -373,13 +390,10 @@ impl<'a> GroupBuilder<'a> {
     pub fn overlap(&mut self, level: usize, cpu: usize) -> usize {
         let span = self.chains.at(level, cpu);
         let own = self.chains.child(level, cpu).unwrap_or(span);
-        let d = self
-            .uncovered
-            .entry((level, span, own))
-            .or_insert_with(|| self.spans.get(span).andnot(self.spans.get(own)));
-        let first_uncovered = d
-            .next_from(cpu + 1)
-            .or_else(|| d.first())
+        let (sb, ob) = (self.spans.get(span), self.spans.get(own));
+        let n = sb.nbits();
+        let first_uncovered = next_uncovered(sb, ob, cpu + 1, n)
+            .or_else(|| next_uncovered(sb, ob, 0, n))
             .unwrap_or(usize::MAX);
         let key = (level, span, own, first_uncovered);
         if let Some(&id) = self.overlap.get(&key) {

@@ -157,6 +157,12 @@ impl Spans {
         id
     }
 
+    /// The non-zero words `lo..hi` of span `id`.
+    pub fn word_range(&self, id: u32) -> (usize, usize) {
+        let (lo, hi) = self.range[id as usize];
+        (lo as usize, hi as usize)
+    }
+
     pub fn get(&self, id: u32) -> &Bitmap {
         &self.bits[id as usize]
     }
@@ -224,21 +230,20 @@ fn wrap_iter(spans: &Spans, id: u32, start: usize) -> impl Iterator<Item = usize
         .chain(spans.iter(id).take_while(move |&i| i < start))
 }
 
-/// First CPU in `span` and not in `covered`, in `from..limit`.
-fn next_uncovered(span: &Bitmap, covered: &Bitmap, from: usize, limit: usize) -> Option<usize> {
-    let (s, c) = (span.words(), covered.words());
+/// First bit set in `span` and not in `covered` (word slices), in `from..limit`.
+fn next_uncovered(span: &[u64], covered: &[u64], from: usize, limit: usize) -> Option<usize> {
     let mut wi = from / 64;
-    let mut w = s.get(wi)? & !c[wi] & (!0u64 << (from % 64));
+    let mut w = span.get(wi)? & !covered[wi] & (!0u64 << (from % 64));
     loop {
         if w != 0 {
             let b = wi * 64 + w.trailing_zeros() as usize;
             return (b < limit).then_some(b);
         }
         wi += 1;
-        if wi * 64 >= limit || wi >= s.len() {
+        if wi * 64 >= limit || wi >= span.len() {
             return None;
         }
-        w = s[wi] & !c[wi];
+        w = span[wi] & !covered[wi];
     }
 }
 
@@ -390,8 +395,8 @@ impl<'a> GroupBuilder<'a> {
     pub fn overlap(&mut self, level: usize, cpu: usize) -> usize {
         let span = self.chains.at(level, cpu);
         let own = self.chains.child(level, cpu).unwrap_or(span);
-        let (sb, ob) = (self.spans.get(span), self.spans.get(own));
-        let n = sb.nbits();
+        let (sb, ob) = (self.spans.get(span).words(), self.spans.get(own).words());
+        let n = sb.len() * 64;
         let first_uncovered = next_uncovered(sb, ob, cpu + 1, n)
             .or_else(|| next_uncovered(sb, ob, 0, n))
             .unwrap_or(usize::MAX);
@@ -399,14 +404,18 @@ impl<'a> GroupBuilder<'a> {
         if let Some(&id) = self.overlap.get(&key) {
             return id as usize;
         }
+        // The walk only looks at the span's non-zero words; bit positions are relative to lo.
+        let (lo, hi) = self.spans.word_range(span);
         let bits = Arc::clone(&self.spans.bits[span as usize]);
-        let mut covered = Bitmap::new(bits.nbits());
+        let words = &bits.words()[lo..hi];
+        let mut covered = vec![0u64; hi - lo];
         let mut groups = Vec::new();
-        let n = bits.nbits();
-        let (mut pos, mut wrapped) = (cpu, false);
+        let (base, n) = (lo * 64, (hi - lo) * 64);
+        let start = cpu.saturating_sub(base).min(n);
+        let (mut pos, mut wrapped) = (start, false);
         loop {
-            let limit = if wrapped { cpu } else { n };
-            let Some(i) = next_uncovered(&bits, &covered, pos, limit) else {
+            let limit = if wrapped { start } else { n };
+            let Some(i) = next_uncovered(words, &covered, pos, limit) else {
                 if wrapped {
                     break;
                 }
@@ -414,6 +423,7 @@ impl<'a> GroupBuilder<'a> {
                 continue;
             };
             pos = i + 1;
+            let i = base + i;
             let sib_span = self.chains.at(level, i);
             // A CPU whose chain stopped below this level has an empty domain here.
             if sib_span == NONE || !self.spans.get(sib_span).test(i) {
@@ -426,7 +436,11 @@ impl<'a> GroupBuilder<'a> {
                 }
             }
             let g = self.chains.child(sib, i).unwrap_or(self.chains.at(sib, i));
-            covered.or_assign(self.spans.get(g));
+            let (glo, ghi) = self.spans.word_range(g);
+            let gw = self.spans.get(g).words();
+            for k in glo.max(lo)..ghi.min(hi) {
+                covered[k - lo] |= gw[k];
+            }
             let mask = self.balance_mask(sib, g);
             groups.push(GroupRef { span: g, mask });
         }

@@ -220,6 +220,16 @@ impl Machine {
     /// Rebuild the sched domains from the current online CPUs; print the `sched_verbose` lines
     /// (a rebuild after hotplug first detaches `old_active`).
     pub(crate) fn rebuild_sched_domains(&mut self, old_active: Option<&Bitmap>) {
+        self.rebuild_sched_domains_with(old_active, false);
+    }
+
+    /// [`Machine::rebuild_sched_domains`] after `cpu_up` / `cpu_down` of one CPU: the node
+    /// distances (fixed since boot) are not read again.
+    pub(crate) fn rebuild_sched_domains_after_cpu_change(&mut self, old_active: &Bitmap) {
+        self.rebuild_sched_domains_with(Some(old_active), true);
+    }
+
+    fn rebuild_sched_domains_with(&mut self, old_active: Option<&Bitmap>, cpu_change: bool) {
         let mut sd = std::mem::take(&mut self.sched);
         let dist = |a: usize, b: usize| self.numa.distance.get(a, b);
         let mut cpu_nodes = Bitmap::new(MAX_NUMNODES as usize);
@@ -234,7 +244,11 @@ impl Machine {
             cpu_nodes: &cpu_nodes,
             distance: &dist,
         };
-        sd.rebuild(&input);
+        if cpu_change {
+            sd.rebuild_after_cpu_change(&input);
+        } else {
+            sd.rebuild(&input);
+        }
         if self.params.sched_verbose {
             let lines = match old_active {
                 Some(old) => rebuild_lines(old, &sd),

@@ -203,8 +203,23 @@ impl Machine {
     pub(crate) fn tear_down_cpu(&mut self, cpu: usize) {
         self.cpus.siblings.remove_siblinginfo(cpu);
         self.cpus.online.clear(cpu);
+        // Nodes whose cpumask_of_node is now empty, from one pass over the online CPUs: their
+        // nodes, or with NUMA emulation their physical nodes (every online emulated node of
+        // one lists its CPUs).
+        let emu = self.numa.emulation.as_ref();
+        let phys = |n: usize| emu.and_then(|e| e.emu_to_phys.get(n).copied());
+        let mut with_cpus = std::collections::BTreeSet::new();
+        for c in self.cpus.online.iter() {
+            let cn = self.cpus.node[c] as usize;
+            with_cpus.insert(if emu.is_some() { (phys(cn), 0) } else { (None, cn) });
+        }
         for n in self.nodes.cpu.iter().collect::<Vec<_>>() {
-            if self.cpumask_of_node(n).is_empty() {
+            let has_cpus = if emu.is_some() {
+                self.nodes.online.test(n) && with_cpus.contains(&(phys(n), 0))
+            } else {
+                with_cpus.contains(&(None, n))
+            };
+            if !has_cpus {
                 self.nodes.cpu.clear(n);
             }
         }

@@ -407,16 +407,19 @@ fn level_masks(
     }
     let mut levels = Vec::new();
     let mut ids = Vec::new();
-    let sibling_level = |spans: &mut Spans, maps: &CpuMasks| -> Vec<u32> {
+    // Siblings share one allocation: intern each distinct one once (by address), and
+    // consecutive CPUs mostly share theirs.
+    let mut by_ptr = HashMap::default();
+    let mut sibling_level = |spans: &mut Spans, maps: &CpuMasks| -> Vec<u32> {
         let mut v = vec![NONE; n];
-        // Siblings share one allocation: intern each distinct one once (by address).
-        let mut by_ptr: HashMap<*const Bitmap, u32> = HashMap::default();
+        let mut last: (*const Bitmap, u32) = (std::ptr::null(), NONE);
         for &c in cpus {
             v[c] = if c < maps.len() && maps[c].nbits() == n && maps[c].test(c) {
                 let a = maps.shared(c);
-                *by_ptr
-                    .entry(Arc::as_ptr(a))
-                    .or_insert_with(|| spans.intern_arc(a))
+                if Arc::as_ptr(a) != last.0 {
+                    last = (Arc::as_ptr(a), spans.intern_shared(a, &mut by_ptr));
+                }
+                last.1
             } else {
                 spans.singleton(c)
             };
@@ -435,6 +438,7 @@ fn level_masks(
     ids.push(sibling_level(spans, &sib.cluster));
     levels.push(plain("MC", SD_SHARE_PKG_RESOURCES));
     ids.push(sibling_level(spans, &sib.llc));
+    spans.keep_shared(by_ptr);
     let mut node_ids: HashMap<usize, u32> = HashMap::default();
     for (nd, m) in node_cpus {
         node_ids.insert(nd, spans.intern_owned(m));

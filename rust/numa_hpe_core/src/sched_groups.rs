@@ -60,6 +60,11 @@ pub(crate) struct Spans {
     next: Vec<u32>,
     /// sched_init_numa's node sets, kept while the CPU nodes and distances stay the same.
     pub numa: Option<Arc<crate::sched_domain::NumaSets>>,
+    /// Id of each shared sibling mask seen by the last build, by address (as an integer: the
+    /// table moves between threads). The entry holds a
+    /// reference, so the address cannot be reused and the mask cannot change in place
+    /// (`CpuMasks` updates are copy-on-write): a hit skips hashing the mask.
+    shared_ids: HashMap<usize, (Arc<Bitmap>, u32)>,
 }
 
 /// Hash of the non-zero word range (cheap for the small masks of the low levels).
@@ -111,6 +116,30 @@ impl Spans {
     /// Id of `*b`, adding `b` itself (shared, not copied) when new.
     pub fn intern_arc(&mut self, b: &Arc<Bitmap>) -> u32 {
         self.intern_with(b, || Arc::clone(b))
+    }
+
+    /// Ids of shared masks ([`Spans::intern_arc`]) through `cache`, which collects the masks
+    /// of this build: pass it to [`Spans::keep_shared`] at the end.
+    pub fn intern_shared(
+        &mut self,
+        b: &Arc<Bitmap>,
+        cache: &mut HashMap<usize, (Arc<Bitmap>, u32)>,
+    ) -> u32 {
+        let p = Arc::as_ptr(b) as usize;
+        if let Some(&(_, id)) = cache.get(&p) {
+            return id;
+        }
+        let id = match self.shared_ids.remove(&p) {
+            Some((_, id)) => id,
+            None => self.intern_arc(b),
+        };
+        cache.insert(p, (Arc::clone(b), id));
+        id
+    }
+
+    /// Keep the shared masks of this build for the next one (dropping the others).
+    pub fn keep_shared(&mut self, cache: HashMap<usize, (Arc<Bitmap>, u32)>) {
+        self.shared_ids = cache;
     }
 
     /// Id of an owned bitmap, moved into the table when new.
@@ -396,16 +425,16 @@ impl<'a> GroupBuilder<'a> {
         let span = self.chains.at(level, cpu);
         let own = self.chains.child(level, cpu).unwrap_or(span);
         let (sb, ob) = (self.spans.get(span).words(), self.spans.get(own).words());
-        let n = sb.len() * 64;
-        let first_uncovered = next_uncovered(sb, ob, cpu + 1, n)
-            .or_else(|| next_uncovered(sb, ob, 0, n))
+        // Only the span's non-zero words can hold an uncovered CPU.
+        let (lo, hi) = self.spans.word_range(span);
+        let first_uncovered = next_uncovered(sb, ob, cpu + 1, hi * 64)
+            .or_else(|| next_uncovered(sb, ob, lo * 64, hi * 64))
             .unwrap_or(usize::MAX);
         let key = (level, span, own, first_uncovered);
         if let Some(&id) = self.overlap.get(&key) {
             return id as usize;
         }
         // The walk only looks at the span's non-zero words; bit positions are relative to lo.
-        let (lo, hi) = self.spans.word_range(span);
         let bits = Arc::clone(&self.spans.bits[span as usize]);
         let words = &bits.words()[lo..hi];
         let mut covered = vec![0u64; hi - lo];

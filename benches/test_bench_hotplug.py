@@ -1,6 +1,6 @@
 """Benchmarks sized as issues 3 and 4 ask: 1 TiB of memory hot-added and onlined as 8192 blocks
 (batch API and one file write per block), offlined and removed; zonelist rebuild and sched-domain
-rebuild on 1024 nodes / 8192 CPUs; 1000 CPU probe/online/offline/release cycles."""
+rebuild on 1024 nodes / 8192 CPUs (full, and after one CPU goes online); 1000 CPU probe/online/offline/release cycles."""
 
 from __future__ import annotations
 
@@ -78,6 +78,23 @@ def test_zonelist_rebuild_1024_nodes(benchmark, huge_machine: numa_hpe.Machine) 
 @pytest.mark.benchmark(group="sched_domain")
 def test_sched_full_rebuild_8192(benchmark, huge_machine: numa_hpe.Machine) -> None:  # type: ignore[no-untyped-def]
     benchmark.pedantic(huge_machine.rebuild_sched_domains, rounds=5, iterations=1)
+
+
+@pytest.mark.benchmark(group="sched_domain")
+def test_sched_rebuild_after_cpu_online_8192(benchmark, huge_machine: numa_hpe.Machine) -> None:  # type: ignore[no-untyped-def]
+    """Only the `echo 1 > cpu4097/online` (its sched-domain rebuild); each round starts offline."""
+    path = "/sys/devices/system/cpu/cpu4097/online"
+
+    def setup():  # type: ignore[no-untyped-def]
+        huge_machine.write(path, "0\n")
+        return (), {}
+
+    def run() -> None:
+        huge_machine.write(path, "1\n")
+
+    benchmark.pedantic(run, setup=setup, rounds=10, iterations=1)
+    assert huge_machine.read("/sys/devices/system/cpu/online") == "0-8191\n"
+    assert huge_machine.read("/sys/kernel/debug/sched/domains/cpu4097/domain0/name") == "SMT\n"
 
 
 @pytest.mark.benchmark(group="cpu_hotplug")

@@ -43,7 +43,7 @@ impl Machine {
             self.cpus.need_hotplug_init.clear(cpu);
             self.dmesg.push(format!("Will online and init hotplugged CPU: {cpu}"));
         }
-        self.rebuild_sched_domains(Some(&old));
+        self.rebuild_sched_domains_after_cpu_change(&old);
         let _ = self.emit(Event::CpuOnline { cpu: cpu as u32 });
         Ok(())
     }
@@ -61,7 +61,7 @@ impl Machine {
         self.tear_down_cpu(cpu);
         // the CPU dies first; the domain rebuild runs as a work item once hotplug is done
         self.dmesg.push(format!("smpboot: CPU {cpu} is now offline"));
-        self.rebuild_sched_domains(Some(&old));
+        self.rebuild_sched_domains_after_cpu_change(&old);
         let _ = self.emit(Event::CpuOffline { cpu: cpu as u32 });
         Ok(())
     }

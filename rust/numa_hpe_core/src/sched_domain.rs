@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::bitmap::Bitmap;
 use crate::cpu_topology::{CpuMasks, SiblingMaps};
-use crate::sched_groups::{Chains, GroupBuilder, GroupRef, HashMap, Spans, NONE};
+use crate::sched_groups::{Chains, GroupBuilder, GroupRef, HashMap, PlainLevel, Spans, NONE};
 
 pub use crate::sched_debug::{rebuild_lines, DEBUGFS_ATTRS};
 
@@ -214,6 +214,17 @@ impl SchedDomains {
     /// result is equal to a full build), reusing the previous build's span table and per-CPU
     /// vectors: no cpumask is allocated again unless it is new.
     pub fn rebuild(&mut self, input: &SchedInput<'_>) {
+        self.rebuild_with(input, false);
+    }
+
+    /// [`SchedDomains::rebuild`] after one CPU came online or went offline (its sibling maps
+    /// updated) and nothing else changed since these domains were built: the node distances
+    /// are not read again. The result is equal to a full build.
+    pub fn rebuild_after_cpu_change(&mut self, input: &SchedInput<'_>) {
+        self.rebuild_with(input, true);
+    }
+
+    fn rebuild_with(&mut self, input: &SchedInput<'_>, trust_distances: bool) {
         let n = input.nr_cpu_ids;
         let spans = match self.cache.0.take() {
             // Spans never go away from a kept table: start afresh when it has grown a lot.
@@ -223,7 +234,7 @@ impl SchedDomains {
         let mut per_cpu = std::mem::take(&mut self.per_cpu);
         per_cpu.resize_with(n, Vec::new);
         per_cpu.truncate(n);
-        *self = build(input, spans, per_cpu);
+        *self = build(input, spans, per_cpu, trust_distances);
     }
 }
 
@@ -263,11 +274,13 @@ fn numa_distances(
 pub(crate) struct NumaSets {
     nodes: Vec<usize>,
     matrix: Vec<u8>,
+    /// sched_domains_numa_distance.
+    dists: Vec<u32>,
     per_level: Vec<Vec<(Vec<usize>, Vec<usize>)>>,
 }
 
 impl NumaSets {
-    fn new(nodes: Vec<usize>, matrix: Vec<u8>, dists: &[u32]) -> Self {
+    fn new(nodes: Vec<usize>, matrix: Vec<u8>, dists: Vec<u32>) -> Self {
         let nn = nodes.len();
         let per_level = dists
             .iter()
@@ -297,6 +310,7 @@ impl NumaSets {
         NumaSets {
             nodes,
             matrix,
+            dists,
             per_level,
         }
     }
@@ -345,7 +359,8 @@ struct Raw {
 /// Which group list a domain has: a rotation of a shared cycle, or an overlap walk.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Variant {
-    Plain(u32),
+    /// Cycle of the level and position of the own group in it.
+    Plain(u32, u32),
     Overlap(u32),
 }
 
@@ -378,6 +393,7 @@ fn level_masks(
     input: &SchedInput<'_>,
     spans: &mut Spans,
     cpus: &[usize],
+    trust_distances: bool,
 ) -> (Vec<Level>, Vec<Vec<u32>>) {
     let n = input.nr_cpu_ids;
     let sib = input.siblings;
@@ -391,16 +407,19 @@ fn level_masks(
     }
     let mut levels = Vec::new();
     let mut ids = Vec::new();
-    let sibling_level = |spans: &mut Spans, maps: &CpuMasks| -> Vec<u32> {
+    // Siblings share one allocation: intern each distinct one once (by address), and
+    // consecutive CPUs mostly share theirs.
+    let mut by_ptr = HashMap::default();
+    let mut sibling_level = |spans: &mut Spans, maps: &CpuMasks| -> Vec<u32> {
         let mut v = vec![NONE; n];
-        // Siblings share one allocation: intern each distinct one once (by address).
-        let mut by_ptr: HashMap<*const Bitmap, u32> = HashMap::default();
+        let mut last: (*const Bitmap, u32) = (std::ptr::null(), NONE);
         for &c in cpus {
             v[c] = if c < maps.len() && maps[c].nbits() == n && maps[c].test(c) {
                 let a = maps.shared(c);
-                *by_ptr
-                    .entry(Arc::as_ptr(a))
-                    .or_insert_with(|| spans.intern_arc(a))
+                if Arc::as_ptr(a) != last.0 {
+                    last = (Arc::as_ptr(a), spans.intern_shared(a, &mut by_ptr));
+                }
+                last.1
             } else {
                 spans.singleton(c)
             };
@@ -419,6 +438,7 @@ fn level_masks(
     ids.push(sibling_level(spans, &sib.cluster));
     levels.push(plain("MC", SD_SHARE_PKG_RESOURCES));
     ids.push(sibling_level(spans, &sib.llc));
+    spans.keep_shared(by_ptr);
     let mut node_ids: HashMap<usize, u32> = HashMap::default();
     for (nd, m) in node_cpus {
         node_ids.insert(nd, spans.intern_owned(m));
@@ -432,32 +452,43 @@ fn level_masks(
         ids.push(v);
     }
     let nodes: Vec<usize> = input.cpu_nodes.iter().collect();
-    let Some((dists, matrix)) = numa_distances(&nodes, input.distance) else {
-        return (levels, ids);
-    };
-    let nn = nodes.len();
-    let node_pos: HashMap<usize, usize> =
-        nodes.iter().enumerate().map(|(a, &nd)| (nd, a)).collect();
+    let all_known = node_ids.keys().all(|nd| nodes.binary_search(nd).is_ok());
+    let kept = spans.numa.take().filter(|c| c.nodes == nodes);
     let empty = spans.intern(&Bitmap::new(n));
-    if node_ids.keys().all(|nd| node_pos.contains_key(nd)) {
-        // The node sets of the last build (of any machine): reused when the CPU nodes and
-        // their distances are the same.
-        static LAST: std::sync::Mutex<Option<Arc<NumaSets>>> = std::sync::Mutex::new(None);
-        let same = |c: &NumaSets| c.nodes == nodes && c.matrix == matrix;
-        let numa = match spans.numa.take().filter(|c| same(c)) {
-            Some(c) => c,
-            None => {
-                let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                match last.as_ref().filter(|c| same(c)) {
-                    Some(c) => Arc::clone(c),
-                    None => {
-                        let c = Arc::new(NumaSets::new(nodes, matrix, &dists));
-                        *last = Some(Arc::clone(&c));
-                        c
+    let numa = match kept {
+        // Only one CPU's active state changed since the build that made these sets: the
+        // distances are still those (no n^2 distance reads).
+        Some(c) if trust_distances && all_known => c,
+        kept => {
+            let Some((dists, matrix)) = numa_distances(&nodes, input.distance) else {
+                return (levels, ids);
+            };
+            if !all_known {
+                numa_levels_by_node(input, spans, &nodes, &dists, &matrix, &node_ids, cpus, empty, &mut levels, &mut ids);
+                return (levels, ids);
+            }
+            // The node sets of the last build (of any machine): reused when the CPU nodes and
+            // their distances are the same.
+            static LAST: std::sync::Mutex<Option<Arc<NumaSets>>> = std::sync::Mutex::new(None);
+            let same = |c: &NumaSets| c.nodes == nodes && c.matrix == matrix;
+            match kept.filter(|c| same(c)) {
+                Some(c) => c,
+                None => {
+                    let mut last = LAST.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    match last.as_ref().filter(|c| same(c)) {
+                        Some(c) => Arc::clone(c),
+                        None => {
+                            let c = Arc::new(NumaSets::new(nodes, matrix, dists));
+                            *last = Some(Arc::clone(&c));
+                            c
+                        }
                     }
                 }
             }
-        };
+        }
+    };
+    {
+        let dists = &numa.dists;
         for (j, &d) in dists.iter().enumerate() {
             levels.push(Level {
                 name: if j == 0 { "NODE" } else { "NUMA" },
@@ -488,8 +519,30 @@ fn level_masks(
             ids.push(v);
         }
         spans.numa = Some(numa);
-        return (levels, ids);
     }
+    (levels, ids)
+}
+
+/// sched_domains_numa_masks when some active CPU's node is not among the CPU nodes (odd
+/// input): per level, the masks deduplicated by the set of CPU nodes they cover.
+#[allow(clippy::too_many_arguments)]
+fn numa_levels_by_node(
+    input: &SchedInput<'_>,
+    spans: &mut Spans,
+    nodes: &[usize],
+    dists: &[u32],
+    matrix: &[u8],
+    node_ids: &HashMap<usize, u32>,
+    cpus: &[usize],
+    empty: u32,
+    levels: &mut Vec<Level>,
+    ids: &mut Vec<Vec<u32>>,
+) {
+    let n = input.nr_cpu_ids;
+    let nn = nodes.len();
+    let node_pos: HashMap<usize, usize> =
+        nodes.iter().enumerate().map(|(a, &nd)| (nd, a)).collect();
+    let node_of = |c: usize| input.cpu_node.get(c).copied().unwrap_or(0) as usize;
     for (j, &d) in dists.iter().enumerate() {
         let name = if j == 0 { "NODE" } else { "NUMA" };
         let tl_flags = if j == 0 { 0 } else { SD_NUMA };
@@ -539,7 +592,6 @@ fn level_masks(
         }
         ids.push(v);
     }
-    (levels, ids)
 }
 
 /// `topology_span_sane` per non-overlap level: the masks that partially overlap another.
@@ -563,14 +615,16 @@ fn insane_masks(spans: &Spans, masks: &[u32], cpus: &[usize], n: usize) -> Vec<u
 #[must_use]
 pub fn build_sched_domains(input: &SchedInput<'_>) -> SchedDomains {
     let n = input.nr_cpu_ids;
-    build(input, Box::new(Spans::new(n)), vec![Vec::new(); n])
+    build(input, Box::new(Spans::new(n)), vec![Vec::new(); n], false)
 }
 
-/// The build, on a span table (empty or kept) and per-CPU vectors to fill (any content).
+/// The build, on a span table (empty or kept) and per-CPU vectors to fill (any content);
+/// `trust_distances`: the node distances are those of the build that kept the span table.
 fn build(
     input: &SchedInput<'_>,
     mut spans_box: Box<Spans>,
     mut per_cpu: Vec<Vec<Arc<SchedDomain>>>,
+    trust_distances: bool,
 ) -> SchedDomains {
     let n = input.nr_cpu_ids;
     let mut cpu_map = input.active.clone();
@@ -588,7 +642,7 @@ fn build(
     }
     let spans: &mut Spans = &mut spans_box;
     let map_id = spans.intern(&cpu_map);
-    let (levels, mask_ids) = level_masks(input, spans, &cpus);
+    let (levels, mask_ids) = level_masks(input, spans, &cpus, trust_distances);
     let insane: Vec<Vec<u32>> = levels
         .iter()
         .zip(&mask_ids)
@@ -649,40 +703,59 @@ fn build(
     let chains = Chains { span_at };
     let params: Vec<(u32, u32, u32)> = levels.iter().map(sd_params).collect();
     let mut gb = GroupBuilder::new(spans, &chains);
+    let plain: Vec<Option<PlainLevel>> = levels
+        .iter()
+        .enumerate()
+        .map(|(li, l)| (!l.overlap).then(|| gb.plain_level(li, &cpus)))
+        .collect();
     let mut memo: HashMap<(usize, u32, u32, Variant, u32), Arc<SchedDomain>> = HashMap::default();
+    // Neighbouring CPUs mostly share their upper domains: the last key and domain per position.
+    let mut last: Vec<Option<((usize, u32, u32, Variant, u32), Arc<SchedDomain>)>> =
+        vec![None; levels.len()];
     let mut keep: Vec<Raw> = Vec::with_capacity(levels.len());
-    let mut plain_cycles: HashMap<(usize, u32), Arc<[SchedGroup]>> = HashMap::default();
+    let mut plain_cycles: Vec<Vec<Option<Arc<[SchedGroup]>>>> = plain
+        .iter()
+        .map(|p| p.as_ref().map_or_else(Vec::new, |p| vec![None; p.cycles.len()]))
+        .collect();
     let mut overlap_cycles: HashMap<u32, Arc<[SchedGroup]>> = HashMap::default();
     for &c in &cpus {
         keep.clear();
-        for (li, l) in levels.iter().enumerate() {
+        for (li, pl) in plain.iter().enumerate() {
             let s = chains.span_at[li][c];
             if s == NONE {
                 break;
             }
-            let (groups, ngroups) = if l.overlap {
-                let id = gb.overlap(li, c);
-                (Variant::Overlap(id as u32), gb.overlap_groups[id].len())
-            } else {
-                let (cycle, pos) = gb.plain(li, c);
-                (Variant::Plain(pos as u32), cycle.len())
+            let (groups, ngroups) = match pl {
+                None => {
+                    let id = gb.overlap(li, c);
+                    (Variant::Overlap(id as u32), gb.overlap_groups[id].len())
+                }
+                Some(pl) => {
+                    let (k, pos) = pl.at[c];
+                    (Variant::Plain(k, pos), pl.cycles[k as usize].1 as usize)
+                }
             };
-            let weight = gb.spans.weight[s as usize];
             keep.push(Raw {
                 level: li,
                 span: s,
                 flags: params[li].0,
                 ngroups,
-                weight,
+                weight: gb.spans.weight[s as usize],
                 groups,
             });
         }
         degenerate(&mut keep);
         let list = &mut out.per_cpu[c];
         list.reserve(keep.len());
-        for r in &keep {
+        for (p, r) in keep.iter().enumerate() {
             let mask_w = gb.spans.weight[mask_ids[r.level][c] as usize];
             let key = (r.level, r.span, r.flags, r.groups, mask_w);
+            if let Some((k, d)) = &last[p] {
+                if *k == key {
+                    list.push(Arc::clone(d));
+                    continue;
+                }
+            }
             let d = if let Some(d) = memo.get(&key) {
                 Arc::clone(d)
             } else {
@@ -699,10 +772,10 @@ fn build(
                         });
                         Groups::new(Arc::clone(cyc), 0)
                     }
-                    Variant::Plain(pos) => {
-                        let cyc = plain_cycles.entry((r.level, r.span)).or_insert_with(|| {
-                            let (cycle, _) = gb.plain_cycle(r.level, r.span);
-                            cycle
+                    Variant::Plain(k, pos) => {
+                        let cyc = plain_cycles[r.level][k as usize].get_or_insert_with(|| {
+                            let pl = plain[r.level].as_ref().expect("plain level");
+                            pl.cycle(k)
                                 .iter()
                                 .map(|&g| mk(&GroupRef { span: g, mask: g }))
                                 .collect()
@@ -725,6 +798,7 @@ fn build(
                 memo.insert(key, Arc::clone(&d));
                 d
             };
+            last[p] = Some((key, Arc::clone(&d)));
             list.push(d);
         }
     }

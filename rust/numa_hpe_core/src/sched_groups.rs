@@ -60,6 +60,11 @@ pub(crate) struct Spans {
     next: Vec<u32>,
     /// sched_init_numa's node sets, kept while the CPU nodes and distances stay the same.
     pub numa: Option<Arc<crate::sched_domain::NumaSets>>,
+    /// Id of each shared sibling mask seen by the last build, by address (as an integer: the
+    /// table moves between threads). The entry holds a
+    /// reference, so the address cannot be reused and the mask cannot change in place
+    /// (`CpuMasks` updates are copy-on-write): a hit skips hashing the mask.
+    shared_ids: HashMap<usize, (Arc<Bitmap>, u32)>,
 }
 
 /// Hash of the non-zero word range (cheap for the small masks of the low levels).
@@ -113,6 +118,30 @@ impl Spans {
         self.intern_with(b, || Arc::clone(b))
     }
 
+    /// Ids of shared masks ([`Spans::intern_arc`]) through `cache`, which collects the masks
+    /// of this build: pass it to [`Spans::keep_shared`] at the end.
+    pub fn intern_shared(
+        &mut self,
+        b: &Arc<Bitmap>,
+        cache: &mut HashMap<usize, (Arc<Bitmap>, u32)>,
+    ) -> u32 {
+        let p = Arc::as_ptr(b) as usize;
+        if let Some(&(_, id)) = cache.get(&p) {
+            return id;
+        }
+        let id = match self.shared_ids.remove(&p) {
+            Some((_, id)) => id,
+            None => self.intern_arc(b),
+        };
+        cache.insert(p, (Arc::clone(b), id));
+        id
+    }
+
+    /// Keep the shared masks of this build for the next one (dropping the others).
+    pub fn keep_shared(&mut self, cache: HashMap<usize, (Arc<Bitmap>, u32)>) {
+        self.shared_ids = cache;
+    }
+
     /// Id of an owned bitmap, moved into the table when new.
     pub fn intern_owned(&mut self, b: Bitmap) -> u32 {
         match self.find(&b) {
@@ -155,6 +184,12 @@ impl Spans {
         self.bits.push(b);
         self.next.push(self.index.insert(h, id).unwrap_or(NONE));
         id
+    }
+
+    /// The non-zero words `lo..hi` of span `id`.
+    pub fn word_range(&self, id: u32) -> (usize, usize) {
+        let (lo, hi) = self.range[id as usize];
+        (lo as usize, hi as usize)
     }
 
     pub fn get(&self, id: u32) -> &Bitmap {
@@ -224,21 +259,37 @@ fn wrap_iter(spans: &Spans, id: u32, start: usize) -> impl Iterator<Item = usize
         .chain(spans.iter(id).take_while(move |&i| i < start))
 }
 
-/// First CPU in `span` and not in `covered`, in `from..limit`.
-fn next_uncovered(span: &Bitmap, covered: &Bitmap, from: usize, limit: usize) -> Option<usize> {
-    let (s, c) = (span.words(), covered.words());
+/// First bit set in `span` and not in `covered` (word slices), in `from..limit`.
+fn next_uncovered(span: &[u64], covered: &[u64], from: usize, limit: usize) -> Option<usize> {
     let mut wi = from / 64;
-    let mut w = s.get(wi)? & !c[wi] & (!0u64 << (from % 64));
+    let mut w = span.get(wi)? & !covered[wi] & (!0u64 << (from % 64));
     loop {
         if w != 0 {
             let b = wi * 64 + w.trailing_zeros() as usize;
             return (b < limit).then_some(b);
         }
         wi += 1;
-        if wi * 64 >= limit || wi >= s.len() {
+        if wi * 64 >= limit || wi >= span.len() {
             return None;
         }
-        w = s[wi] & !c[wi];
+        w = span[wi] & !covered[wi];
+    }
+}
+
+/// The groups of one non-overlap level ([`GroupBuilder::plain_level`]).
+pub(crate) struct PlainLevel {
+    /// Group span ids of all cycles, back to back.
+    pub groups: Vec<u32>,
+    /// `(start, len)` of each cycle in `groups`.
+    pub cycles: Vec<(u32, u32)>,
+    /// Per CPU with a domain at the level: its cycle and its own group's position there.
+    pub at: Vec<(u32, u32)>,
+}
+
+impl PlainLevel {
+    pub fn cycle(&self, k: u32) -> &[u32] {
+        let (s, l) = self.cycles[k as usize];
+        &self.groups[s as usize..(s + l) as usize]
     }
 }
 
@@ -246,14 +297,10 @@ fn next_uncovered(span: &Bitmap, covered: &Bitmap, from: usize, limit: usize) ->
 pub(crate) struct GroupBuilder<'a> {
     pub spans: &'a mut Spans,
     pub chains: &'a Chains,
-    /// Non-overlap levels: (level, span) -> groups in the order of the last CPU that linked
-    /// them (the kernel's sched_group `next` pointers are shared per level and first CPU).
-    cycles: HashMap<(usize, u32), (Vec<u32>, Option<HashMap<u32, u32>>)>,
     balance: HashMap<(usize, u32), u32>,
     /// Overlap walks: (level, span, own group, first uncovered CPU) -> groups.
     overlap: HashMap<(usize, u32, u32, usize), u32>,
     pub overlap_groups: Vec<Vec<GroupRef>>,
-    uncovered: HashMap<(usize, u32, u32), Bitmap>,
 }
 
 impl<'a> GroupBuilder<'a> {
@@ -261,11 +308,9 @@ impl<'a> GroupBuilder<'a> {
         GroupBuilder {
             spans,
             chains,
-            cycles: HashMap::default(),
             balance: HashMap::default(),
             overlap: HashMap::default(),
             overlap_groups: Vec::new(),
-            uncovered: HashMap::default(),
         }
     }
 
@@ -281,59 +326,65 @@ impl<'a> GroupBuilder<'a> {
         }
     }
 
-    /// Groups of `cpu`'s domain at non-overlap `level` (own group first) and its index in the
-    /// shared cycle.
-    pub fn plain(&mut self, level: usize, cpu: usize) -> (&[u32], usize) {
-        let span = self.chains.at(level, cpu);
-        if !self.cycles.contains_key(&(level, span)) {
+    /// `build_sched_groups` of every CPU at non-overlap `level`, one walk per distinct span:
+    /// the groups (own group of each span member, deduplicated) in the order the last CPU of
+    /// the span leaves them linked, and each CPU's cycle and own-group position.
+    pub fn plain_level(&mut self, level: usize, cpus: &[usize]) -> PlainLevel {
+        let mut out = PlainLevel {
+            groups: Vec::new(),
+            cycles: Vec::new(),
+            at: vec![(NONE, 0); self.spans.nbits],
+        };
+        // Dense per-span-id tables: the cycle of a span, and a group's cycle and position.
+        let mut cycle_of: Vec<u32> = Vec::new();
+        let mut pos_tag: Vec<u32> = Vec::new();
+        let mut pos_of: Vec<u32> = Vec::new();
+        let mut order: Vec<usize> = Vec::new();
+        let grow = |v: &mut Vec<u32>, id: u32| {
+            if v.len() <= id as usize {
+                v.resize(id as usize + 1 + v.len() / 2, NONE);
+            }
+        };
+        for &c in cpus {
+            let span = self.chains.at(level, c);
+            if span == NONE {
+                continue;
+            }
+            grow(&mut cycle_of, span);
+            if cycle_of[span as usize] != NONE {
+                continue;
+            }
+            let k = out.cycles.len() as u32;
+            cycle_of[span as usize] = k;
+            let start = out.groups.len();
             // The last CPU of the span builds last: its order is the one left linked.
-            let last = self
-                .spans
-                .iter(span)
-                .filter(|&i| self.chains.at(level, i) == span)
-                .last()
-                .unwrap_or(cpu);
-            let mut cycle: Vec<u32> = Vec::new();
-            // Short cycles are searched linearly (no map kept).
-            let mut pos: Option<HashMap<u32, u32>> = None;
-            let members: Vec<usize> = wrap_iter(self.spans, span, last).collect();
-            for i in members {
-                let g = self.own_group(level, i);
-                // Groups of a sane level partition the span: seen group <=> covered CPU.
-                let seen = match &pos {
-                    Some(p) => p.contains_key(&g),
-                    None => cycle.contains(&g),
-                };
-                if !seen {
-                    if let Some(p) = &mut pos {
-                        p.insert(g, cycle.len() as u32);
-                    }
-                    cycle.push(g);
-                    if pos.is_none() && cycle.len() > 16 {
-                        pos = Some(
-                            cycle
-                                .iter()
-                                .enumerate()
-                                .map(|(k, &g)| (g, k as u32))
-                                .collect(),
-                        );
-                    }
+            let mut last = c;
+            for i in self.spans.iter(span) {
+                if self.chains.at(level, i) == span {
+                    last = i;
                 }
             }
-            self.cycles.insert((level, span), (cycle, pos));
+            order.clear();
+            order.extend(wrap_iter(self.spans, span, last));
+            for &i in &order {
+                let g = self.own_group(level, i);
+                grow(&mut pos_tag, g);
+                grow(&mut pos_of, g);
+                if pos_tag[g as usize] != k {
+                    pos_tag[g as usize] = k;
+                    pos_of[g as usize] = (out.groups.len() - start) as u32;
+                    out.groups.push(g);
+                }
+            }
+            out.cycles.push((start as u32, (out.groups.len() - start) as u32));
+            for &i in &order {
+                if self.chains.at(level, i) == span {
+                    let g = self.own_group(level, i);
+                    out.at[i] = (k, pos_of[g as usize]);
+                }
+            }
         }
-        let own = self.own_group(level, cpu);
-        let (cycle, pos) = &self.cycles[&(level, span)];
-        let p = match pos {
-            Some(pos) => pos.get(&own).copied().unwrap_or(0) as usize,
-            None => cycle.iter().position(|&g| g == own).unwrap_or(0),
-        };
-        (cycle, p)
-    }
-
-    /// The shared cycle of non-overlap `level` at `span` (built by [`GroupBuilder::plain`]).
-    pub fn plain_cycle(&self, level: usize, span: u32) -> (&[u32], ()) {
-        (&self.cycles[&(level, span)].0, ())
+        out
     }
 
     /// `find_descended_sibling`: the level whose child builds the group for `sd_span`.
@@ -373,26 +424,27 @@ impl<'a> GroupBuilder<'a> {
     pub fn overlap(&mut self, level: usize, cpu: usize) -> usize {
         let span = self.chains.at(level, cpu);
         let own = self.chains.child(level, cpu).unwrap_or(span);
-        let d = self
-            .uncovered
-            .entry((level, span, own))
-            .or_insert_with(|| self.spans.get(span).andnot(self.spans.get(own)));
-        let first_uncovered = d
-            .next_from(cpu + 1)
-            .or_else(|| d.first())
+        let (sb, ob) = (self.spans.get(span).words(), self.spans.get(own).words());
+        // Only the span's non-zero words can hold an uncovered CPU.
+        let (lo, hi) = self.spans.word_range(span);
+        let first_uncovered = next_uncovered(sb, ob, cpu + 1, hi * 64)
+            .or_else(|| next_uncovered(sb, ob, lo * 64, hi * 64))
             .unwrap_or(usize::MAX);
         let key = (level, span, own, first_uncovered);
         if let Some(&id) = self.overlap.get(&key) {
             return id as usize;
         }
+        // The walk only looks at the span's non-zero words; bit positions are relative to lo.
         let bits = Arc::clone(&self.spans.bits[span as usize]);
-        let mut covered = Bitmap::new(bits.nbits());
+        let words = &bits.words()[lo..hi];
+        let mut covered = vec![0u64; hi - lo];
         let mut groups = Vec::new();
-        let n = bits.nbits();
-        let (mut pos, mut wrapped) = (cpu, false);
+        let (base, n) = (lo * 64, (hi - lo) * 64);
+        let start = cpu.saturating_sub(base).min(n);
+        let (mut pos, mut wrapped) = (start, false);
         loop {
-            let limit = if wrapped { cpu } else { n };
-            let Some(i) = next_uncovered(&bits, &covered, pos, limit) else {
+            let limit = if wrapped { start } else { n };
+            let Some(i) = next_uncovered(words, &covered, pos, limit) else {
                 if wrapped {
                     break;
                 }
@@ -400,6 +452,7 @@ impl<'a> GroupBuilder<'a> {
                 continue;
             };
             pos = i + 1;
+            let i = base + i;
             let sib_span = self.chains.at(level, i);
             // A CPU whose chain stopped below this level has an empty domain here.
             if sib_span == NONE || !self.spans.get(sib_span).test(i) {
@@ -412,7 +465,11 @@ impl<'a> GroupBuilder<'a> {
                 }
             }
             let g = self.chains.child(sib, i).unwrap_or(self.chains.at(sib, i));
-            covered.or_assign(self.spans.get(g));
+            let (glo, ghi) = self.spans.word_range(g);
+            let gw = self.spans.get(g).words();
+            for k in glo.max(lo)..ghi.min(hi) {
+                covered[k - lo] |= gw[k];
+            }
             let mask = self.balance_mask(sib, g);
             groups.push(GroupRef { span: g, mask });
         }

@@ -203,8 +203,23 @@ impl Machine {
     pub(crate) fn tear_down_cpu(&mut self, cpu: usize) {
         self.cpus.siblings.remove_siblinginfo(cpu);
         self.cpus.online.clear(cpu);
+        // Nodes whose cpumask_of_node is now empty, from one pass over the online CPUs: their
+        // nodes, or with NUMA emulation their physical nodes (every online emulated node of
+        // one lists its CPUs).
+        let emu = self.numa.emulation.as_ref();
+        let phys = |n: usize| emu.and_then(|e| e.emu_to_phys.get(n).copied());
+        let mut with_cpus = std::collections::BTreeSet::new();
+        for c in self.cpus.online.iter() {
+            let cn = self.cpus.node[c] as usize;
+            with_cpus.insert(if emu.is_some() { (phys(cn), 0) } else { (None, cn) });
+        }
         for n in self.nodes.cpu.iter().collect::<Vec<_>>() {
-            if self.cpumask_of_node(n).is_empty() {
+            let has_cpus = if emu.is_some() {
+                self.nodes.online.test(n) && with_cpus.contains(&(phys(n), 0))
+            } else {
+                with_cpus.contains(&(None, n))
+            };
+            if !has_cpus {
                 self.nodes.cpu.clear(n);
             }
         }
@@ -220,6 +235,16 @@ impl Machine {
     /// Rebuild the sched domains from the current online CPUs; print the `sched_verbose` lines
     /// (a rebuild after hotplug first detaches `old_active`).
     pub(crate) fn rebuild_sched_domains(&mut self, old_active: Option<&Bitmap>) {
+        self.rebuild_sched_domains_with(old_active, false);
+    }
+
+    /// [`Machine::rebuild_sched_domains`] after `cpu_up` / `cpu_down` of one CPU: the node
+    /// distances (fixed since boot) are not read again.
+    pub(crate) fn rebuild_sched_domains_after_cpu_change(&mut self, old_active: &Bitmap) {
+        self.rebuild_sched_domains_with(Some(old_active), true);
+    }
+
+    fn rebuild_sched_domains_with(&mut self, old_active: Option<&Bitmap>, cpu_change: bool) {
         let mut sd = std::mem::take(&mut self.sched);
         let dist = |a: usize, b: usize| self.numa.distance.get(a, b);
         let mut cpu_nodes = Bitmap::new(MAX_NUMNODES as usize);
@@ -234,7 +259,11 @@ impl Machine {
             cpu_nodes: &cpu_nodes,
             distance: &dist,
         };
-        sd.rebuild(&input);
+        if cpu_change {
+            sd.rebuild_after_cpu_change(&input);
+        } else {
+            sd.rebuild(&input);
+        }
         if self.params.sched_verbose {
             let lines = match old_active {
                 Some(old) => rebuild_lines(old, &sd),

@@ -166,13 +166,14 @@ impl Machine {
             self.sib.remove_siblinginfo(cpu);
             self.online.clear(cpu);
         }
-        // The machine rebuilds in place (SchedDomains::rebuild); it must equal a full build.
+        // The machine rebuilds in place after one CPU changed
+        // (SchedDomains::rebuild_after_cpu_change); it must equal a full build.
         let full = self.build();
         let mut doms = std::mem::take(&mut self.doms);
         let cpu_node: Vec<u32> = self.ids.iter().map(|i| i.node).collect();
         let nodes = Bitmap::from_bits(1024, self.online.iter().map(|c| cpu_node[c] as usize));
         let dist = |a: usize, b: usize| self.distance(a, b);
-        doms.rebuild(&SchedInput {
+        doms.rebuild_after_cpu_change(&SchedInput {
             nr_cpu_ids: self.n,
             active: &self.online,
             siblings: &self.sib,

@@ -95,7 +95,7 @@ fn build_8192_cpus_1024_nodes() {
     }
     assert_eq!(full.per_cpu[0].len(), 5, "SMT MC NUMA NUMA NUMA");
 
-    // Rebuild (`SchedDomains::rebuild`, as the machine does on hotplug) after one CPU goes
+    // Rebuild (`SchedDomains::rebuild_after_cpu_change`, as the machine does on hotplug) after one CPU goes
     // online (offline first, then back on).
     let mut res = Vec::new();
     let mut last = None;
@@ -103,7 +103,7 @@ fn build_8192_cpus_1024_nodes() {
     let rebuild = |cur: &mut numa_hpe_core::sched_domain::SchedDomains,
                    active: &Bitmap,
                    sib: &SiblingMaps| {
-        cur.rebuild(&SchedInput {
+        cur.rebuild_after_cpu_change(&SchedInput {
             nr_cpu_ids: CPUS,
             active,
             siblings: sib,
@@ -232,7 +232,7 @@ fn build_8192_cpus_4_nodes() {
     for cpu in [4000, 1, 8191] {
         sib.remove_siblinginfo(cpu);
         active.clear(cpu);
-        cur.rebuild(&SchedInput {
+        cur.rebuild_after_cpu_change(&SchedInput {
             nr_cpu_ids: CPUS,
             active: &active,
             siblings: &sib,
@@ -243,7 +243,7 @@ fn build_8192_cpus_4_nodes() {
         sib.set_cpu_sibling_map(cpu, &ids, &active, &mut warn);
         active.set(cpu);
         let t = Instant::now();
-        cur.rebuild(&SchedInput {
+        cur.rebuild_after_cpu_change(&SchedInput {
             nr_cpu_ids: CPUS,
             active: &active,
             siblings: &sib,

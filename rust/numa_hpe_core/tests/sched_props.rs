@@ -146,11 +146,12 @@ proptest! {
         }
     }
 
-    /// `SchedDomains::rebuild` after each CPU online/offline (as the machine calls it) equals
-    /// a full build, domains and sched_verbose text alike.
+    /// `SchedDomains::rebuild` and `rebuild_after_cpu_change` (the machine's hotplug path)
+    /// after each CPU online/offline equal a full build, domains and sched_verbose text alike.
     #[test]
     fn rebuild_equals_full_build(t in topo(true), seq in proptest::collection::vec(0usize..24, 1..12)) {
         let (mut cur, mut online) = build(&t);
+        let (mut inc, _) = build(&t);
         let n = online.nbits();
         let ids = ids_of(&t);
         let mut sib = siblings(&ids, &online);
@@ -179,10 +180,13 @@ proptest! {
             };
             let full = build_sched_domains(&input);
             cur.rebuild(&input);
-            prop_assert_eq!(&cur, &full);
-            prop_assert_eq!(cur.attach_lines(), full.attach_lines());
-            for c in 0..n {
-                prop_assert_eq!(cur.debugfs_files(c), full.debugfs_files(c));
+            inc.rebuild_after_cpu_change(&input);
+            for d in [&cur, &inc] {
+                prop_assert_eq!(d, &full);
+                prop_assert_eq!(d.attach_lines(), full.attach_lines());
+                for c in 0..n {
+                    prop_assert_eq!(d.debugfs_files(c), full.debugfs_files(c));
+                }
             }
         }
     }

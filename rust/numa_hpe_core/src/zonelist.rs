@@ -2,10 +2,17 @@
 //! order of every node, with the `node_load` round-robin penalty, printed as
 //! `Fallback order for Node %d: `.
 
+use std::ops::Range;
+
 use crate::bitmap::Bitmap;
+use crate::node::DistanceTable;
 
 /// PENALTY_FOR_NODE_WITH_CPUS.
-const PENALTY_FOR_NODE_WITH_CPUS: u64 = 1;
+const PENALTY_FOR_NODE_WITH_CPUS: u8 = 1;
+
+/// Largest key range sorted by counting; beyond it (node_load values in the thousands) the
+/// candidates are sorted by comparison.
+const MAX_COUNTING_KEYS: u32 = 1 << 16;
 
 /// What build_zonelists reads from the machine.
 pub struct ZonelistInput<'a> {
@@ -14,115 +21,58 @@ pub struct ZonelistInput<'a> {
     /// Nodes whose cpumask_of_node is not empty.
     pub nodes_with_cpus: &'a Bitmap,
     /// node_distance.
-    pub distance: &'a dyn Fn(usize, usize) -> u32,
+    pub distance: &'a DistanceTable,
     /// MAX_NUMNODES (the multiplier of the ranking value).
-    pub max_numnodes: u64,
+    pub max_numnodes: u32,
 }
 
-/// One `build_zonelists(pgdat)` call: the node order for `local`, updating `node_load`.
-///
-/// The kernel picks, `find_next_best_node` by `find_next_best_node`, the unused N_MEMORY node
-/// with the least `(distance + (n < local) + has_cpus) * MAX_NUMNODES + node_load[n]` (lowest
-/// id on ties), after the local node. Only the node just picked gets its load bumped, so the
-/// values of the remaining candidates never change during one call: the whole order is one
-/// sort by (value, id) -- O(N log N) instead of the kernel's O(N^2), same result (the literal
-/// algorithm is kept in the tests as the reference).
-pub fn build_node_order(input: &ZonelistInput<'_>, local: usize, node_load: &mut [u64]) -> Vec<u32> {
-    let mem: Vec<usize> = input.memory_nodes.iter().collect();
-    order_among(input, &mem, local, node_load)
+/// The fallback orders of one `__build_all_zonelists` pass, flat (node ids < MAX_NUMNODES
+/// fit in u16): a million node ids on 1024 nodes, kept as numbers until dmesg is read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FallbackOrders {
+    nids: Vec<u16>,
+    /// The order of `nids[i]` is `order[starts[i]..starts[i + 1]]`.
+    starts: Vec<u32>,
+    order: Vec<u16>,
 }
 
-/// [`build_node_order`] with the N_MEMORY node list computed once per pass.
-///
-/// The candidates are ordered by (value, node_load, id) with value = distance + (n < local) +
-/// has_cpus -- the kernel's `value * MAX_NUMNODES + node_load` with ties to the lowest id --
-/// by two stable counting sorts (few distinct values and loads), not a comparison sort: this
-/// runs once per node for every node, a million candidates per rebuild on 1024 nodes.
-fn order_among(input: &ZonelistInput<'_>, mem: &[usize], local: usize, node_load: &mut [u64]) -> Vec<u32> {
-    let mut cand: Vec<(u32, u32, u32)> = Vec::with_capacity(mem.len());
-    let (mut max_val, mut max_load) = (0u32, 0u64);
-    for &n in mem {
-        if n == local {
-            continue;
+impl FallbackOrders {
+    /// Number of nodes built.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.nids.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.nids.is_empty()
+    }
+
+    /// The node built `i`-th and its fallback order (itself first).
+    #[must_use]
+    pub fn get(&self, i: usize) -> (u32, &[u16]) {
+        let r = self.starts[i] as usize..self.starts[i + 1] as usize;
+        (u32::from(self.nids[i]), &self.order[r])
+    }
+
+    /// The dmesg line of the `i`-th node: `Fallback order for Node %d: ` + `%d ` per node.
+    #[must_use]
+    pub fn line(&self, i: usize) -> String {
+        let (nid, order) = self.get(i);
+        let mut s: Vec<u8> = Vec::with_capacity(30 + order.len() * 5);
+        s.extend_from_slice(b"Fallback order for Node ");
+        push_u32(&mut s, nid);
+        s.extend_from_slice(b": ");
+        for &n in order {
+            push_u32(&mut s, u32::from(n));
+            s.push(b' ');
         }
-        let mut val = (input.distance)(local, n) + u32::from(n < local);
-        if input.nodes_with_cpus.test(n) {
-            val += PENALTY_FOR_NODE_WITH_CPUS as u32;
-        }
-        let load = node_load.get(n).copied().unwrap_or(0);
-        max_val = max_val.max(val);
-        max_load = max_load.max(load);
-        cand.push((val, load as u32, n as u32));
+        String::from_utf8(s).unwrap_or_default()
     }
-    // loads beyond the multiplier would mix with the next value: fall back to the exact key
-    if max_load >= input.max_numnodes || max_load > 1 << 20 {
-        cand.sort_unstable_by_key(|&(v, l, n)| (u64::from(v) * input.max_numnodes + u64::from(l), n));
-    } else {
-        counting_sort_by(&mut cand, max_load as usize, |c| c.1 as usize);
-        counting_sort_by(&mut cand, max_val as usize, |c| c.0 as usize);
-    }
-    let mut order = Vec::with_capacity(cand.len() + 1);
-    order.push(local as u32);
-    let mut prev_dist = (input.distance)(local, local);
-    for (_, _, n) in cand {
-        let n_us = n as usize;
-        let d = (input.distance)(local, n_us);
-        if d != prev_dist {
-            if let Some(l) = node_load.get_mut(n_us) {
-                *l += 1;
-            }
-        }
-        order.push(n);
-        prev_dist = d;
-    }
-    order
 }
 
-/// Stable counting sort of `v` by `key` (0..=max).
-fn counting_sort_by<T: Copy>(v: &mut Vec<T>, max: usize, key: impl Fn(&T) -> usize) {
-    if v.len() < 2 || max == 0 {
-        return;
-    }
-    let mut count = vec![0usize; max + 2];
-    for x in v.iter() {
-        count[key(x) + 1] += 1;
-    }
-    for i in 1..count.len() {
-        count[i] += count[i - 1];
-    }
-    let mut out = v.clone();
-    for x in v.iter() {
-        let k = key(x);
-        out[count[k]] = *x;
-        count[k] += 1;
-    }
-    *v = out;
-}
-
-/// One `__build_all_zonelists` pass over `nodes` (a fresh `node_load`): the order per node.
-#[must_use]
-pub fn build_all(input: &ZonelistInput<'_>, nodes: &Bitmap) -> Vec<(u32, Vec<u32>)> {
-    let mut node_load = vec![0u64; nodes.nbits().max(input.memory_nodes.nbits())];
-    let mem: Vec<usize> = input.memory_nodes.iter().collect();
-    nodes.iter().map(|n| (n as u32, order_among(input, &mem, n, &mut node_load))).collect()
-}
-
-/// `Fallback order for Node %d: ` + `%d ` per node.
-#[must_use]
-pub fn fallback_line(nid: u32, order: &[u32]) -> String {
-    let mut s: Vec<u8> = Vec::with_capacity(26 + order.len() * 5);
-    s.extend_from_slice(b"Fallback order for Node ");
-    push_u32(&mut s, nid);
-    s.extend_from_slice(b": ");
-    for &n in order {
-        push_u32(&mut s, n);
-        s.push(b' ');
-    }
-    String::from_utf8(s).unwrap_or_default()
-}
-
-/// Decimal digits of `n` without the formatting machinery (a million of them per rebuild
-/// on 1024 nodes).
+/// Decimal digits of `n` without the formatting machinery (a million of them per pass on
+/// 1024 nodes).
 fn push_u32(s: &mut Vec<u8>, mut n: u32) {
     let mut buf = [0u8; 10];
     let mut i = buf.len();
@@ -137,12 +87,191 @@ fn push_u32(s: &mut Vec<u8>, mut n: u32) {
     s.extend_from_slice(&buf[i..]);
 }
 
+/// One `__build_all_zonelists` pass over `nodes` (a fresh `node_load`): the order per node.
+#[must_use]
+pub fn build_all(input: &ZonelistInput<'_>, nodes: &Bitmap) -> FallbackOrders {
+    build_all_with(input, nodes, MAX_COUNTING_KEYS)
+}
+
+/// [`build_all`] with a chosen bound between counting and comparison sorts (tests run both).
+fn build_all_with(input: &ZonelistInput<'_>, nodes: &Bitmap, max_counting_keys: u32) -> FallbackOrders {
+    let mem: Vec<u16> = input.memory_nodes.iter().map(node_u16).collect();
+    let penalty: Vec<u8> =
+        mem.iter().map(|&n| PENALTY_FOR_NODE_WITH_CPUS * u8::from(input.nodes_with_cpus.test(n.into()))).collect();
+    // N_MEMORY = 0..k inside the SLIT: a table row is the distance list as is
+    let dense = mem.len() <= input.distance.cnt() && mem.iter().enumerate().all(|(i, &n)| usize::from(n) == i);
+    let n = mem.len();
+    let mut pass = Pass {
+        input,
+        max_counting_keys,
+        node_load: vec![0; nodes.nbits().max(input.memory_nodes.nbits())],
+        max_load: 0,
+        mem,
+        penalty,
+        dense,
+        dist: Vec::with_capacity(n),
+        key: vec![0; n],
+        count: Vec::new(),
+        sorted_dist: vec![0; n + 1],
+    };
+    let nr = nodes.weight();
+    let mut out = FallbackOrders {
+        nids: Vec::with_capacity(nr),
+        starts: Vec::with_capacity(nr + 1),
+        order: Vec::with_capacity(nr * (n + 1)),
+    };
+    out.starts.push(0);
+    for local in nodes.iter() {
+        pass.build_zonelists(local, &mut out);
+    }
+    out
+}
+
+fn node_u16(n: usize) -> u16 {
+    u16::try_from(n).expect("node ids are below MAX_NUMNODES")
+}
+
+/// The state of one pass: the kernel's static `node_load[]` plus reused scratch buffers.
+struct Pass<'a, 'b> {
+    input: &'a ZonelistInput<'b>,
+    max_counting_keys: u32,
+    node_load: Vec<u32>,
+    /// max(node_load).
+    max_load: u32,
+    /// N_MEMORY, ascending, and the CPU penalty of each.
+    mem: Vec<u16>,
+    penalty: Vec<u8>,
+    dense: bool,
+    /// Per candidate (index into `mem`): distance from the local node, sort key.
+    dist: Vec<u8>,
+    key: Vec<u32>,
+    /// Counting-sort buckets, all zero between calls.
+    count: Vec<u32>,
+    /// Distances in fallback order.
+    sorted_dist: Vec<u8>,
+}
+
+impl Pass<'_, '_> {
+    /// One `build_zonelists(pgdat)`: appends the order for `local` to `out`, updating
+    /// `node_load`.
+    ///
+    /// The kernel picks, `find_next_best_node` by `find_next_best_node`, the unused N_MEMORY
+    /// node with the least `(distance + (n < local) + has_cpus) * MAX_NUMNODES + node_load[n]`
+    /// (lowest id on ties), after the local node. Only the node just picked gets its load
+    /// bumped, so the values of the remaining candidates never change during one call: the
+    /// whole order is one stable sort by that value -- here a counting sort, since values and
+    /// loads are small (the literal O(N^2) loop is kept in the tests as the reference).
+    fn build_zonelists(&mut self, local: usize, out: &mut FallbackOrders) {
+        let input = self.input;
+        let mut gathered = std::mem::take(&mut self.dist);
+        let dist: &[u8] = match input.distance.row(local) {
+            Some(row) if self.dense => &row[..self.mem.len()],
+            _ => {
+                gathered.clear();
+                // node_distance is at most 255 (SLIT bytes, 10 / 20 beyond the table)
+                gathered.extend(self.mem.iter().map(|&n| input.distance.get(local, n.into()) as u8));
+                &gathered
+            }
+        };
+        // candidates: mem[..split] (below local: +1) and mem[after..] (local itself skipped)
+        let split = self.mem.partition_point(|&n| usize::from(n) < local);
+        let after = split + usize::from(self.mem.get(split).is_some_and(|&n| usize::from(n) == local));
+        let ranges = [(0..split, 1), (after..self.mem.len(), 0)];
+        let base = out.order.len();
+        out.order.resize(base + 1 + split + (self.mem.len() - after), 0);
+        let order = &mut out.order[base..];
+        order[0] = node_u16(local);
+        self.sorted_dist[0] = input.distance.get(local, local) as u8;
+
+        if order.len() > 1 {
+            // value * w + load orders like the kernel's value * MAX_NUMNODES + load: every
+            // load is below w, or w is MAX_NUMNODES itself
+            let w = (self.max_load + 1).min(input.max_numnodes);
+            let (dmin, dmax) = dist.iter().fold((u8::MAX, 0), |(lo, hi), &d| (lo.min(d), hi.max(d)));
+            let kmin = u32::from(dmin) * w;
+            let kend = (u32::from(dmax) + 1 + u32::from(PENALTY_FOR_NODE_WITH_CPUS)) * w + self.max_load + 1;
+            if kend - kmin <= self.max_counting_keys {
+                self.counting_sort(dist, ranges, w, kmin..kend, order);
+            } else {
+                self.comparison_sort(dist, ranges, order);
+            }
+        }
+
+        // the first node of each new distance group gets a load (round-robin among equals)
+        let mut prev = self.sorted_dist[0];
+        for (&n, &d) in order[1..].iter().zip(&self.sorted_dist[1..order.len()]) {
+            if d != prev {
+                let l = &mut self.node_load[usize::from(n)];
+                *l += 1;
+                self.max_load = self.max_load.max(*l);
+            }
+            prev = d;
+        }
+        self.dist = gathered;
+        out.nids.push(node_u16(local));
+        out.starts.push(out.order.len() as u32);
+    }
+
+    /// Stable counting sort of the candidate ranges (each with its `n < local` term) by
+    /// `value * w + load`, all within `keys`; writes `order[1..]` and `sorted_dist[1..]`.
+    fn counting_sort(&mut self, dist: &[u8], ranges: [(Range<usize>, u32); 2], w: u32, keys: Range<u32>, order: &mut [u16]) {
+        let (lo, hi) = (keys.start as usize, keys.end as usize);
+        if self.count.len() < hi {
+            self.count.resize(hi, 0);
+        }
+        for (r, below) in ranges.clone() {
+            let (mem, d, pen) = (&self.mem[r.clone()], &dist[r.clone()], &self.penalty[r.clone()]);
+            for (((&n, &d), &p), k) in mem.iter().zip(d).zip(pen).zip(&mut self.key[r]) {
+                let value = u32::from(d) + below + u32::from(p);
+                *k = value * w + self.node_load[usize::from(n)];
+                self.count[*k as usize] += 1;
+            }
+        }
+        let mut pos = 1;
+        for c in &mut self.count[lo..hi] {
+            let next = pos + *c;
+            *c = pos;
+            pos = next;
+        }
+        for (r, _) in ranges {
+            for ((&n, &d), &k) in self.mem[r.clone()].iter().zip(&dist[r.clone()]).zip(&self.key[r]) {
+                let slot = &mut self.count[k as usize];
+                let p = *slot as usize;
+                *slot += 1;
+                order[p] = n;
+                self.sorted_dist[p] = d;
+            }
+        }
+        self.count[lo..hi].fill(0);
+    }
+
+    /// The exact kernel key `value * MAX_NUMNODES + load` sorted by comparison (loads too
+    /// large for buckets).
+    fn comparison_sort(&mut self, dist: &[u8], ranges: [(Range<usize>, u32); 2], order: &mut [u16]) {
+        let mm = u64::from(self.input.max_numnodes);
+        let mut cand: Vec<(u64, u16, u8)> = Vec::with_capacity(order.len() - 1);
+        for (r, below) in ranges {
+            for i in r {
+                let (n, d) = (self.mem[i], dist[i]);
+                let value = u64::from(d) + u64::from(below) + u64::from(self.penalty[i]);
+                cand.push((value * mm + u64::from(self.node_load[usize::from(n)]), n, d));
+            }
+        }
+        cand.sort_unstable();
+        for (i, (_, n, d)) in cand.into_iter().enumerate() {
+            order[i + 1] = n;
+            self.sorted_dist[i + 1] = d;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// The kernel's literal `find_next_best_node` loop (mm/page_alloc.c 6.1).
-    fn reference_order(input: &ZonelistInput<'_>, local: usize, node_load: &mut [u64]) -> Vec<u32> {
+    fn reference_order(input: &ZonelistInput<'_>, local: usize, node_load: &mut [u64]) -> Vec<u16> {
+        let dist = |a: usize, b: usize| input.distance.get(a, b);
         let mut used = Bitmap::new(node_load.len());
         let mut order = Vec::new();
         let mut prev = local;
@@ -150,11 +279,11 @@ mod tests {
             let next = if used.test(local) {
                 let mut best: Option<(u64, usize)> = None;
                 for n in input.memory_nodes.iter().filter(|&n| !used.test(n)) {
-                    let mut val = u64::from((input.distance)(local, n)) + u64::from(n < local);
+                    let mut val = u64::from(dist(local, n)) + u64::from(n < local);
                     if input.nodes_with_cpus.test(n) {
-                        val += PENALTY_FOR_NODE_WITH_CPUS;
+                        val += u64::from(PENALTY_FOR_NODE_WITH_CPUS);
                     }
-                    val = val * input.max_numnodes + node_load[n];
+                    val = val * u64::from(input.max_numnodes) + node_load[n];
                     if best.is_none_or(|(b, _)| val < b) {
                         best = Some((val, n));
                     }
@@ -165,13 +294,24 @@ mod tests {
             };
             let Some(n) = next else { break };
             used.set(n);
-            if (input.distance)(local, n) != (input.distance)(local, prev) {
+            if dist(local, n) != dist(local, prev) {
                 node_load[n] += 1;
             }
-            order.push(n as u32);
+            order.push(n as u16);
             prev = n;
         }
         order
+    }
+
+    fn check_against_reference(input: &ZonelistInput<'_>, nodes: &Bitmap, max_counting_keys: u32) {
+        let got = build_all_with(input, nodes, max_counting_keys);
+        let mut load = vec![0u64; nodes.nbits().max(input.memory_nodes.nbits())];
+        assert_eq!(got.len(), nodes.weight());
+        for (i, local) in nodes.iter().enumerate() {
+            let (nid, order) = got.get(i);
+            assert_eq!(nid as usize, local);
+            assert_eq!(order, reference_order(input, local, &mut load), "node {local}");
+        }
     }
 
     #[test]
@@ -186,21 +326,66 @@ mod tests {
         };
         for _ in 0..200 {
             let n = (rnd() % 24 + 1) as usize;
-            let mut d = vec![vec![0u32; n]; n];
+            let mut d = DistanceTable::alloc(n);
             for i in 0..n {
                 for j in 0..n {
-                    d[i][j] = if i == j { 10 } else { 11 + (rnd() % 4) as u32 * 5 };
+                    if i != j {
+                        d.set(i, j, 11 + (rnd() % 4) as u32 * 5);
+                    }
                 }
             }
             let mem = Bitmap::from_bits(n, (0..n).filter(|_| rnd() % 4 != 0));
             let cpus = Bitmap::from_bits(n, (0..n).filter(|_| rnd() % 2 == 0));
-            let dist = |a: usize, b: usize| d[a][b];
-            let input = ZonelistInput { memory_nodes: &mem, nodes_with_cpus: &cpus, distance: &dist, max_numnodes: 1024 };
-            let (mut l1, mut l2) = (vec![0u64; n], vec![0u64; n]);
-            for local in 0..n {
-                assert_eq!(build_node_order(&input, local, &mut l1), reference_order(&input, local, &mut l2));
+            let input = ZonelistInput { memory_nodes: &mem, nodes_with_cpus: &cpus, distance: &d, max_numnodes: 1024 };
+            check_against_reference(&input, &Bitmap::from_bits(n, 0..n), MAX_COUNTING_KEYS);
+        }
+    }
+
+    #[test]
+    fn fallback_line_text() {
+        let d = DistanceTable::alloc(3);
+        let mem = Bitmap::from_bits(4, [0, 2]);
+        let input = ZonelistInput { memory_nodes: &mem, nodes_with_cpus: &Bitmap::new(4), distance: &d, max_numnodes: 1024 };
+        let got = build_all(&input, &Bitmap::from_bits(4, [1, 3]));
+        assert_eq!(got.line(0), "Fallback order for Node 1: 1 2 0 ");
+        assert_eq!(got.line(1), "Fallback order for Node 3: 3 0 2 ");
+    }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// Random SLITs (smaller than the node count too: 10 / 20 beyond it), memory and
+            /// CPU masks, pass node sets, and small MAX_NUMNODES multipliers so that loads
+            /// reach it (w = MAX_NUMNODES), by counting and by comparison sort.
+            #[test]
+            fn counting_sort_equals_kernel_loop(
+                n in 1usize..40,
+                cnt_cut in 0usize..8,
+                slit in proptest::collection::vec(0u32..256, 1600),
+                mem_bits in proptest::collection::vec(any::<bool>(), 40),
+                cpu_bits in proptest::collection::vec(any::<bool>(), 40),
+                pass_bits in proptest::collection::vec(0u8..4, 40),
+                max_numnodes in prop_oneof![Just(1024u32), 1u32..6],
+                counting in any::<bool>(),
+            ) {
+                let cnt = n.saturating_sub(cnt_cut);
+                let mut d = DistanceTable::alloc(cnt);
+                for i in 0..cnt {
+                    for j in 0..cnt {
+                        // few distinct values most of the time, any byte sometimes
+                        let v = slit[i * 40 + j];
+                        d.set(i, j, if v < 200 { 10 + v % 4 * 10 } else { v });
+                    }
+                }
+                let mem = Bitmap::from_bits(n, (0..n).filter(|&i| mem_bits[i]));
+                let cpus = Bitmap::from_bits(n, (0..n).filter(|&i| cpu_bits[i]));
+                let nodes = Bitmap::from_bits(n, (0..n).filter(|&i| pass_bits[i] != 0));
+                let input = ZonelistInput { memory_nodes: &mem, nodes_with_cpus: &cpus, distance: &d, max_numnodes };
+                check_against_reference(&input, &nodes, if counting { MAX_COUNTING_KEYS } else { 0 });
             }
-            assert_eq!(l1, l2);
         }
     }
 }

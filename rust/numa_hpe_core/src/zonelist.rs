@@ -96,23 +96,28 @@ pub fn build_all(input: &ZonelistInput<'_>, nodes: &Bitmap) -> FallbackOrders {
 /// [`build_all`] with a chosen bound between counting and comparison sorts (tests run both).
 fn build_all_with(input: &ZonelistInput<'_>, nodes: &Bitmap, max_counting_keys: u32) -> FallbackOrders {
     let mem: Vec<u16> = input.memory_nodes.iter().map(node_u16).collect();
-    let penalty: Vec<u8> =
-        mem.iter().map(|&n| PENALTY_FOR_NODE_WITH_CPUS * u8::from(input.nodes_with_cpus.test(n.into()))).collect();
+    let penalty: Vec<u32> = mem
+        .iter()
+        .map(|&n| u32::from(PENALTY_FOR_NODE_WITH_CPUS) * u32::from(input.nodes_with_cpus.test(n.into())))
+        .collect();
     // N_MEMORY = 0..k inside the SLIT: a table row is the distance list as is
     let dense = mem.len() <= input.distance.cnt() && mem.iter().enumerate().all(|(i, &n)| usize::from(n) == i);
     let n = mem.len();
     let mut pass = Pass {
         input,
-        max_counting_keys,
-        node_load: vec![0; nodes.nbits().max(input.memory_nodes.nbits())],
+        max_counting_keys: max_counting_keys.min(U16_RANGE as u32),
+        load: vec![0; n],
         max_load: 0,
-        mem,
+        w: 1,
+        extra: penalty.clone(),
         penalty,
+        mem,
         dense,
         dist: Vec::with_capacity(n),
         key: vec![0; n],
-        count: Vec::new(),
-        sorted_dist: vec![0; n + 1],
+        count: u16_indexed(),
+        sorted_nodes: u16_indexed(),
+        sorted_dist: u16_indexed(),
     };
     let nr = nodes.weight();
     let mut out = FallbackOrders {
@@ -131,24 +136,40 @@ fn node_u16(n: usize) -> u16 {
     u16::try_from(n).expect("node ids are below MAX_NUMNODES")
 }
 
+/// Number of u16 values: scratch arrays indexed by u16 need no bounds checks.
+const U16_RANGE: usize = 1 << 16;
+
+fn u16_indexed<T: Copy + Default>() -> Box<[T; U16_RANGE]> {
+    vec![T::default(); U16_RANGE].into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!())
+}
+
 /// The state of one pass: the kernel's static `node_load[]` plus reused scratch buffers.
+/// Per-candidate vectors are indexed like N_MEMORY (only memory nodes are ever loaded);
+/// candidates and counting keys number at most 2^16.
 struct Pass<'a, 'b> {
     input: &'a ZonelistInput<'b>,
     max_counting_keys: u32,
-    node_load: Vec<u32>,
-    /// max(node_load).
-    max_load: u32,
-    /// N_MEMORY, ascending, and the CPU penalty of each.
+    /// N_MEMORY, ascending.
     mem: Vec<u16>,
-    penalty: Vec<u8>,
+    /// node_load, and its maximum.
+    load: Vec<u32>,
+    max_load: u32,
+    /// The key multiplier: value * w + load orders like the kernel's value * MAX_NUMNODES +
+    /// load as long as every load is below w (or w is MAX_NUMNODES itself).
+    w: u32,
+    /// has_cpus penalty, and `penalty * w + load` (the key without the distance terms).
+    penalty: Vec<u32>,
+    extra: Vec<u32>,
     dense: bool,
-    /// Per candidate (index into `mem`): distance from the local node, sort key.
+    /// Distances from the local node when not a SLIT row as is.
     dist: Vec<u8>,
-    key: Vec<u32>,
-    /// Counting-sort buckets, all zero between calls.
-    count: Vec<u32>,
-    /// Distances in fallback order.
-    sorted_dist: Vec<u8>,
+    /// Counting-sort keys (offset from the smallest possible), and buckets (all zero
+    /// between calls).
+    key: Vec<u16>,
+    count: Box<[u32; U16_RANGE]>,
+    /// The candidates in fallback order, and their distances.
+    sorted_nodes: Box<[u16; U16_RANGE]>,
+    sorted_dist: Box<[u8; U16_RANGE]>,
 }
 
 impl Pass<'_, '_> {
@@ -177,90 +198,99 @@ impl Pass<'_, '_> {
         let split = self.mem.partition_point(|&n| usize::from(n) < local);
         let after = split + usize::from(self.mem.get(split).is_some_and(|&n| usize::from(n) == local));
         let ranges = [(0..split, 1), (after..self.mem.len(), 0)];
-        let base = out.order.len();
-        out.order.resize(base + 1 + split + (self.mem.len() - after), 0);
-        let order = &mut out.order[base..];
-        order[0] = node_u16(local);
-        self.sorted_dist[0] = input.distance.get(local, local) as u8;
-
-        if order.len() > 1 {
-            // value * w + load orders like the kernel's value * MAX_NUMNODES + load: every
-            // load is below w, or w is MAX_NUMNODES itself
-            let w = (self.max_load + 1).min(input.max_numnodes);
+        let nr = split + (self.mem.len() - after);
+        if nr > 0 {
+            let w = self.w;
             let (dmin, dmax) = dist.iter().fold((u8::MAX, 0), |(lo, hi), &d| (lo.min(d), hi.max(d)));
             let kmin = u32::from(dmin) * w;
             let kend = (u32::from(dmax) + 1 + u32::from(PENALTY_FOR_NODE_WITH_CPUS)) * w + self.max_load + 1;
             if kend - kmin <= self.max_counting_keys {
-                self.counting_sort(dist, ranges, w, kmin..kend, order);
+                self.counting_sort(dist, ranges, kmin, (kend - kmin) as usize);
             } else {
-                self.comparison_sort(dist, ranges, order);
+                self.comparison_sort(dist, ranges);
             }
-        }
-
-        // the first node of each new distance group gets a load (round-robin among equals)
-        let mut prev = self.sorted_dist[0];
-        for (&n, &d) in order[1..].iter().zip(&self.sorted_dist[1..order.len()]) {
-            if d != prev {
-                let l = &mut self.node_load[usize::from(n)];
-                *l += 1;
-                self.max_load = self.max_load.max(*l);
-            }
-            prev = d;
         }
         self.dist = gathered;
+        out.order.push(node_u16(local));
+        out.order.extend_from_slice(&self.sorted_nodes[..nr]);
         out.nids.push(node_u16(local));
         out.starts.push(out.order.len() as u32);
+
+        // the first node of each new distance group gets a load (round-robin among equals);
+        // groups are long: look for a change 32 distances at a time
+        let mut prev = input.distance.get(local, local) as u8;
+        for (c, chunk) in self.sorted_dist[..nr].chunks(32).enumerate() {
+            if chunk.iter().fold(0, |acc, &d| acc | (d ^ prev)) == 0 {
+                continue;
+            }
+            for (i, &d) in chunk.iter().enumerate() {
+                if d != prev {
+                    let n = self.sorted_nodes[c * 32 + i];
+                    let i = if self.dense { usize::from(n) } else { self.mem.partition_point(|&m| m < n) };
+                    self.load[i] += 1;
+                    self.extra[i] += 1;
+                    self.max_load = self.max_load.max(self.load[i]);
+                    prev = d;
+                }
+            }
+        }
+        if self.max_load >= self.w && self.w < input.max_numnodes {
+            self.w = (self.max_load + 1).next_power_of_two().min(input.max_numnodes);
+            for ((e, &p), &l) in self.extra.iter_mut().zip(&self.penalty).zip(&self.load) {
+                *e = p * self.w + l;
+            }
+        }
     }
 
     /// Stable counting sort of the candidate ranges (each with its `n < local` term) by
-    /// `value * w + load`, all within `keys`; writes `order[1..]` and `sorted_dist[1..]`.
-    fn counting_sort(&mut self, dist: &[u8], ranges: [(Range<usize>, u32); 2], w: u32, keys: Range<u32>, order: &mut [u16]) {
-        let (lo, hi) = (keys.start as usize, keys.end as usize);
-        if self.count.len() < hi {
-            self.count.resize(hi, 0);
-        }
+    /// `value * w + load - kmin`, all below `nkeys`, into `sorted_*`.
+    fn counting_sort(&mut self, dist: &[u8], ranges: [(Range<usize>, u32); 2], kmin: u32, nkeys: usize) {
+        let w = self.w;
         for (r, below) in ranges.clone() {
-            let (mem, d, pen) = (&self.mem[r.clone()], &dist[r.clone()], &self.penalty[r.clone()]);
-            for (((&n, &d), &p), k) in mem.iter().zip(d).zip(pen).zip(&mut self.key[r]) {
-                let value = u32::from(d) + below + u32::from(p);
-                *k = value * w + self.node_load[usize::from(n)];
-                self.count[*k as usize] += 1;
+            let (d, extra, key) = (&dist[r.clone()], &self.extra[r.clone()], &mut self.key[r]);
+            let b = (below * w).wrapping_sub(kmin);
+            for ((k, &d), &e) in key.iter_mut().zip(d).zip(extra) {
+                *k = (u32::from(d) * w + e).wrapping_add(b) as u16;
+            }
+            for &k in key.iter() {
+                self.count[usize::from(k)] += 1;
             }
         }
-        let mut pos = 1;
-        for c in &mut self.count[lo..hi] {
+        let mut pos = 0;
+        for c in &mut self.count[..nkeys] {
             let next = pos + *c;
             *c = pos;
             pos = next;
         }
         for (r, _) in ranges {
-            for ((&n, &d), &k) in self.mem[r.clone()].iter().zip(&dist[r.clone()]).zip(&self.key[r]) {
-                let slot = &mut self.count[k as usize];
-                let p = *slot as usize;
+            let (key, d, mem) = (&self.key[r.clone()], &dist[r.clone()], &self.mem[r]);
+            for ((&k, &d), &n) in key.iter().zip(d).zip(mem) {
+                let slot = &mut self.count[usize::from(k)];
+                let p = usize::from(*slot as u16);
                 *slot += 1;
-                order[p] = n;
+                self.sorted_nodes[p] = n;
                 self.sorted_dist[p] = d;
             }
         }
-        self.count[lo..hi].fill(0);
+        self.count[..nkeys].fill(0);
     }
 
     /// The exact kernel key `value * MAX_NUMNODES + load` sorted by comparison (loads too
     /// large for buckets).
-    fn comparison_sort(&mut self, dist: &[u8], ranges: [(Range<usize>, u32); 2], order: &mut [u16]) {
+    fn comparison_sort(&mut self, dist: &[u8], ranges: [(Range<usize>, u32); 2]) {
         let mm = u64::from(self.input.max_numnodes);
-        let mut cand: Vec<(u64, u16, u8)> = Vec::with_capacity(order.len() - 1);
+        let mut cand: Vec<(u64, u16, u8)> = Vec::new();
         for (r, below) in ranges {
             for i in r {
-                let (n, d) = (self.mem[i], dist[i]);
-                let value = u64::from(d) + u64::from(below) + u64::from(self.penalty[i]);
-                cand.push((value * mm + u64::from(self.node_load[usize::from(n)]), n, d));
+                let value = u64::from(dist[i]) + u64::from(below) + u64::from(self.penalty[i]);
+                cand.push((value * mm + u64::from(self.load[i]), self.mem[i], dist[i]));
             }
         }
+        // the node id breaks ties
         cand.sort_unstable();
         for (i, (_, n, d)) in cand.into_iter().enumerate() {
-            order[i + 1] = n;
-            self.sorted_dist[i + 1] = d;
+            self.sorted_nodes[i] = n;
+            self.sorted_dist[i] = d;
         }
     }
 }

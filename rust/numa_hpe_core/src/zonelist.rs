@@ -264,12 +264,14 @@ impl Pass<'_, '_> {
         }
         for (r, _) in ranges {
             let (key, d, mem) = (&self.key[r.clone()], &dist[r.clone()], &self.mem[r]);
-            for ((&k, &d), &n) in key.iter().zip(d).zip(mem) {
-                let slot = &mut self.count[usize::from(k)];
+            // one induction variable: equal lengths let the compiler drop the checks
+            let (d, mem) = (&d[..key.len()], &mem[..key.len()]);
+            for i in 0..key.len() {
+                let slot = &mut self.count[usize::from(key[i])];
                 let p = usize::from(*slot as u16);
                 *slot += 1;
-                self.sorted_nodes[p] = n;
-                self.sorted_dist[p] = d;
+                self.sorted_nodes[p] = mem[i];
+                self.sorted_dist[p] = d[i];
             }
         }
         self.count[..nkeys].fill(0);

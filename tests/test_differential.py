@@ -84,8 +84,9 @@ def slit_firmware(draw: st.DrawFn, cpuless: bool = False) -> tuple[Firmware, lis
         has_cpu = [draw(st.booleans()) for _ in range(n)]
         has_cpu[draw(st.integers(0, n - 1))] = True
     cpu_ids = [sum(has_cpu[:i]) for i in range(n)]
+    node_cpus = [[cpu_ids[i]] if has_cpu[i] else [] for i in range(n)]
     fw = Firmware.qemu(cores=sum(has_cpu), mem=f"{sum(mem)}M", node_mem=[f"{x}M" for x in mem],
-                       node_cpus=[[cpu_ids[i]] if has_cpu[i] else [] for i in range(n)], distances=d)
+                       node_cpus=node_cpus, distances=d)
     return fw, d
 
 
@@ -112,8 +113,8 @@ def test_zonelists_boot_order(fw_d: tuple[Firmware, list[list[int]]], cmdline: s
 
 @given(slit_firmware(cpuless=True))
 def test_zonelists_rebuild_order_and_log_round_trip(fw_d: tuple[Firmware, list[list[int]]]) -> None:
-    """``rebuild_zonelists`` after boot (CPU-less nodes rank first now), twice (an unchanged pass): both
-    groups equal the reference; the log reads the same after save / load and fork, and the
+    """``rebuild_zonelists`` after boot (CPU-less nodes rank first now), twice (an unchanged
+    pass): both groups equal the reference; the log reads the same after save / load and fork, and the
     snapshot holds it as plain text lines."""
     fw, _ = fw_d
     m = numa_hpe.Machine(fw)

@@ -114,8 +114,8 @@ def test_zonelists_boot_order(fw_d: tuple[Firmware, list[list[int]]], cmdline: s
 @given(slit_firmware(cpuless=True))
 def test_zonelists_rebuild_order_and_log_round_trip(fw_d: tuple[Firmware, list[list[int]]]) -> None:
     """``rebuild_zonelists`` after boot (CPU-less nodes rank first now), twice (an unchanged
-    pass): both groups equal the reference; the log reads the same after save / load and fork, and the
-    snapshot holds it as plain text lines."""
+    pass): both groups equal the reference; the log reads the same after save / load and
+    fork, and the snapshot holds it as plain text lines."""
     fw, _ = fw_d
     m = numa_hpe.Machine(fw)
     before = len(m.dmesg())

@@ -109,7 +109,8 @@ mod tests {
 
     fn pass(memory: &[usize]) -> FallbackOrders {
         let (d, mem) = (DistanceTable::alloc(4), Bitmap::from_bits(4, memory.iter().copied()));
-        let input = ZonelistInput { memory_nodes: &mem, nodes_with_cpus: &Bitmap::new(4), distance: &d, max_numnodes: 1024 };
+        let no_cpus = Bitmap::new(4);
+        let input = ZonelistInput { memory_nodes: &mem, nodes_with_cpus: &no_cpus, distance: &d, max_numnodes: 1024 };
         build_all(&input, &Bitmap::from_bits(4, 0..2))
     }
 

@@ -377,7 +377,8 @@ mod tests {
     fn fallback_line_text() {
         let d = DistanceTable::alloc(3);
         let mem = Bitmap::from_bits(4, [0, 2]);
-        let input = ZonelistInput { memory_nodes: &mem, nodes_with_cpus: &Bitmap::new(4), distance: &d, max_numnodes: 1024 };
+        let no_cpus = Bitmap::new(4);
+        let input = ZonelistInput { memory_nodes: &mem, nodes_with_cpus: &no_cpus, distance: &d, max_numnodes: 1024 };
         let got = build_all(&input, &Bitmap::from_bits(4, [1, 3]));
         assert_eq!(got.line(0), "Fallback order for Node 1: 1 2 0 ");
         assert_eq!(got.line(1), "Fallback order for Node 3: 3 0 2 ");

@@ -10,6 +10,7 @@ slow literal references of tests/reference.py on random inputs.
 
 from __future__ import annotations
 
+import json
 import re
 
 import reference as ref
@@ -17,7 +18,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import numa_hpe
-from invariants import SYS, cpulist, last_fallback_group, zoneinfo
+from invariants import SYS, cpulist, distance, last_fallback_group, node_masks, zoneinfo
 from numa_hpe import Firmware
 
 USER = re.compile(r"user: \[mem 0x([0-9a-f]{16})-0x([0-9a-f]{16})\] (.*)$")
@@ -69,7 +70,8 @@ def test_e820_firmware_plus_memmap(items: list[tuple[int, int, int]]) -> None:
 
 
 @st.composite
-def slit_firmware(draw: st.DrawFn) -> tuple[Firmware, list[list[int]]]:
+def slit_firmware(draw: st.DrawFn, cpuless: bool = False) -> tuple[Firmware, list[list[int]]]:
+    """Random SLIT and memoryless nodes, one CPU per node (``cpuless``: some nodes have none)."""
     n = draw(st.integers(2, 6))
     mem = [draw(st.sampled_from([0, 256, 512])) for _ in range(n)]
     if not any(mem):
@@ -77,8 +79,14 @@ def slit_firmware(draw: st.DrawFn) -> tuple[Firmware, list[list[int]]]:
     d = [[10 if i == j else draw(st.integers(11, 60)) for j in range(n)] for i in range(n)]
     if draw(st.booleans()):  # symmetric tables are the common case
         d = [[d[min(i, j)][max(i, j)] for j in range(n)] for i in range(n)]
-    fw = Firmware.qemu(cores=n, mem=f"{sum(mem)}M", node_mem=[f"{x}M" for x in mem],
-                       node_cpus=[[i] for i in range(n)], distances=d)
+    has_cpu = [True] * n
+    if cpuless:
+        has_cpu = [draw(st.booleans()) for _ in range(n)]
+        has_cpu[draw(st.integers(0, n - 1))] = True
+    cpu_ids = [sum(has_cpu[:i]) for i in range(n)]
+    node_cpus = [[cpu_ids[i]] if has_cpu[i] else [] for i in range(n)]
+    fw = Firmware.qemu(cores=sum(has_cpu), mem=f"{sum(mem)}M", node_mem=[f"{x}M" for x in mem],
+                       node_cpus=node_cpus, distances=d)
     return fw, d
 
 
@@ -101,6 +109,29 @@ def test_zonelists_boot_order(fw_d: tuple[Firmware, list[list[int]]], cmdline: s
     assert list(group) == possible
     # the boot pass runs before any CPU is brought up: no node counts as having CPUs
     assert group == ref.build_zonelists_pass(possible, memory, set(), dist)
+
+
+@given(slit_firmware(cpuless=True))
+def test_zonelists_rebuild_order_and_log_round_trip(fw_d: tuple[Firmware, list[list[int]]]) -> None:
+    """``rebuild_zonelists`` after boot (CPU-less nodes rank first now), twice (an unchanged
+    pass): both groups equal the reference; the log reads the same after save / load and
+    fork, and the snapshot holds it as plain text lines."""
+    fw, _ = fw_d
+    m = numa_hpe.Machine(fw)
+    before = len(m.dmesg())
+    m.rebuild_zonelists()
+    first = m.dmesg()[before:]
+    m.rebuild_zonelists()
+    log = m.dmesg()
+    assert log[len(log) - len(first):] == first
+    masks = node_masks(m)
+    possible, cpus = sorted(masks["possible"]), masks["has_cpu"]
+    memory = cpulist(m.read(f"{SYS}/node/has_memory"))
+    assert last_fallback_group(log) == ref.build_zonelists_pass(possible, memory, cpus, distance(m))
+    data = m.save()
+    assert numa_hpe.Machine.load(data).dmesg() == log
+    assert m.fork().dmesg() == log
+    assert json.loads(data[data.index(b"\n") + 1:])["dmesg"] == log
 
 
 def _spans(m: numa_hpe.Machine, nid: int) -> dict[str, tuple[int, int]] | None:

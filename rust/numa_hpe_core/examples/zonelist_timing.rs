@@ -1,4 +1,4 @@
-//! Time `rebuild_zonelists` on a booted machine:
+//! Time `rebuild_zonelists` on a booted machine, then one read of the whole dmesg:
 //! `cargo run --release --example zonelist_timing -- FIRMWARE.json [ROUNDS]`.
 use std::time::Instant;
 
@@ -22,4 +22,7 @@ fn main() {
     }
     times.sort();
     println!("rebuild_zonelists median {:?} (min {:?}) over {rounds}", times[rounds / 2], times[0]);
+    let t = Instant::now();
+    let bytes: usize = m.dmesg.iter().map(|l| l.len() + 1).sum();
+    println!("dmesg read {:?} ({} lines, {bytes} bytes)", t.elapsed(), m.dmesg.len());
 }

@@ -27,6 +27,7 @@ pub mod notifier;
 pub mod page_alloc;
 pub mod parse;
 pub mod patchset;
+pub mod printk;
 pub mod procfs;
 pub mod reserve;
 pub mod sched_debug;

@@ -16,6 +16,7 @@ use crate::memory_block::{probe_memory_block_size, MemoryBlock};
 use crate::node::NodeStates;
 use crate::notifier::{Event, Notifier};
 use crate::numa_init::{numa_init, NumaInit};
+use crate::printk::LogBuf;
 use crate::reserve::{boot_reserved, BootInputs, BootReserved};
 use crate::sched_domain::SchedDomains;
 use crate::zone::{Pgdat, ZoneType, ZONES};
@@ -95,7 +96,7 @@ pub struct Machine {
     /// Rebuilt from the CPU state on load (`Machine::load`).
     #[serde(skip)]
     pub sched: SchedDomains,
-    pub dmesg: Vec<String>,
+    pub dmesg: LogBuf,
     /// Hot-added `System RAM` resources: start -> end (exclusive).
     pub hotplug_resources: BTreeMap<u64, u64>,
     pub acpi_mem_devices: Vec<AcpiMemDevice>,
@@ -201,7 +202,7 @@ impl Machine {
                 disabled_cpus: 0,
             },
             sched: SchedDomains::default(),
-            dmesg,
+            dmesg: dmesg.into(),
             hotplug_resources: BTreeMap::new(),
             acpi_mem_devices: Vec::new(),
             next_acpi_instance: 0,

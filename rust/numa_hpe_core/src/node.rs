@@ -75,6 +75,12 @@ impl DistanceTable {
         self.table[from * self.cnt + to] = d as u8;
     }
 
+    /// The in-table distances from `from` to nodes `0..cnt`, if `from` is in the table.
+    #[must_use]
+    pub fn row(&self, from: usize) -> Option<&[u8]> {
+        (from < self.cnt).then(|| &self.table[from * self.cnt..(from + 1) * self.cnt])
+    }
+
     /// `node_distance(a, b)` (`__node_distance`).
     #[must_use]
     pub fn get(&self, from: usize, to: usize) -> u32 {

@@ -7,7 +7,7 @@ use crate::bitmap::Bitmap;
 use crate::firmware::MAX_NUMNODES;
 use crate::machine::Machine;
 use crate::zone::{Pgdat, ZoneType, ZONES};
-use crate::zonelist::{build_all, fallback_line, ZonelistInput};
+use crate::zonelist::{build_all, ZonelistInput};
 
 /// pageblock_nr_pages * MIGRATE_TYPES (6.1): below this mobility grouping is off.
 const MOBILITY_THRESHOLD: u64 = 512 * 6;
@@ -44,17 +44,13 @@ impl Machine {
             }
             _ => self.nodes.possible.clone(),
         };
-        let dist = |a: usize, b: usize| self.node_distance(a, b);
         let input = ZonelistInput {
             memory_nodes: &self.nodes.memory,
             nodes_with_cpus: &with_cpus,
-            distance: &dist,
-            max_numnodes: u64::from(MAX_NUMNODES),
+            distance: &self.numa.distance,
+            max_numnodes: MAX_NUMNODES,
         };
-        let orders = build_all(&input, &which);
-        for (nid, order) in &orders {
-            self.dmesg.push(fallback_line(*nid, order));
-        }
+        self.dmesg.push_fallback_orders(build_all(&input, &which));
         // policy_zone: the highest managed non-Movable zone ever seen
         for pg in self.pgdat.values() {
             for z in [ZoneType::Dma, ZoneType::Dma32, ZoneType::Normal] {

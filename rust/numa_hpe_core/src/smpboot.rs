@@ -183,9 +183,11 @@ impl Machine {
             ));
         }
         let ids = self.cpus.ids[cpu];
-        self.cpus.logical.update(cpu, &ids, &mut self.dmesg);
+        let mut lines = Vec::new();
+        self.cpus.logical.update(cpu, &ids, &mut lines);
         let cpus = &mut self.cpus;
-        cpus.siblings.set_cpu_sibling_map(cpu, &cpus.ids, &cpus.online, &mut self.dmesg);
+        cpus.siblings.set_cpu_sibling_map(cpu, &cpus.ids, &cpus.online, &mut lines);
+        self.dmesg.extend(lines);
         self.cpus.online.set(cpu);
         self.nodes.cpu.set(node as usize);
         if let Some(e) = &self.numa.emulation {

@@ -301,7 +301,7 @@ impl PyMachine {
 
     /// The kernel log lines (no timestamps).
     fn dmesg(&self, py: Python<'_>) -> PyResult<Vec<String>> {
-        self.with(py, |m| m.dmesg.clone())
+        self.with(py, |m| m.dmesg.lines_from(0))
     }
 
     /// ACPI memory device insert; returns the node the memory landed on.

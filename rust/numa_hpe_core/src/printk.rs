@@ -1,0 +1,160 @@
+//! The kernel log (kernel/printk `log_buf`) as `dmesg` shows it: one entry per line, oldest
+//! first. The `Fallback order for Node` lines of a zonelist pass -- a million numbers on 1024
+//! nodes -- stay numbers until the log is read; every reader sees the same text.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::zonelist::FallbackOrders;
+
+/// The log.
+#[derive(Clone, Debug, Default)]
+pub struct LogBuf {
+    lines: Vec<Line>,
+    /// The storage of the newest zonelist pass.
+    last_fallback: Option<Arc<FallbackOrders>>,
+}
+
+#[derive(Clone, Debug)]
+enum Line {
+    Text(String),
+    /// The `i`-th line of a zonelist pass.
+    Fallback(Arc<FallbackOrders>, u32),
+}
+
+impl LogBuf {
+    pub fn push(&mut self, line: String) {
+        self.lines.push(Line::Text(line));
+    }
+
+    pub fn extend(&mut self, lines: impl IntoIterator<Item = String>) {
+        self.lines.extend(lines.into_iter().map(Line::Text));
+    }
+
+    /// The `Fallback order for Node` lines of one pass, in build order. A pass equal to the
+    /// previous one (a rebuild that changed nothing) shares its storage.
+    pub fn push_fallback_orders(&mut self, orders: FallbackOrders) {
+        let orders = match &self.last_fallback {
+            Some(last) if **last == orders => Arc::clone(last),
+            _ => Arc::new(orders),
+        };
+        for i in 0..orders.len() {
+            self.lines.push(Line::Fallback(Arc::clone(&orders), i as u32));
+        }
+        self.last_fallback = Some(orders);
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// The text of line `i`.
+    #[must_use]
+    pub fn get(&self, i: usize) -> Option<Cow<'_, str>> {
+        self.lines.get(i).map(Line::text)
+    }
+
+    /// Every line's text, oldest first.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Cow<'_, str>> + '_ {
+        self.lines.iter().map(Line::text)
+    }
+
+    /// The lines from `start` on, as owned text.
+    #[must_use]
+    pub fn lines_from(&self, start: usize) -> Vec<String> {
+        self.lines.get(start..).unwrap_or_default().iter().map(|l| l.text().into_owned()).collect()
+    }
+}
+
+impl Line {
+    fn text(&self) -> Cow<'_, str> {
+        match self {
+            Line::Text(s) => Cow::Borrowed(s),
+            Line::Fallback(o, i) => Cow::Owned(o.line(*i as usize)),
+        }
+    }
+}
+
+impl From<Vec<String>> for LogBuf {
+    fn from(lines: Vec<String>) -> Self {
+        LogBuf { lines: lines.into_iter().map(Line::Text).collect(), last_fallback: None }
+    }
+}
+
+/// Snapshots hold the text (the format of a plain list of lines).
+impl serde::Serialize for LogBuf {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LogBuf {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<String>::deserialize(d).map(LogBuf::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bitmap::Bitmap;
+    use crate::node::DistanceTable;
+    use crate::zonelist::{build_all, ZonelistInput};
+
+    fn pass(memory: &[usize]) -> FallbackOrders {
+        let (d, mem) = (DistanceTable::alloc(4), Bitmap::from_bits(4, memory.iter().copied()));
+        let no_cpus = Bitmap::new(4);
+        let input = ZonelistInput { memory_nodes: &mem, nodes_with_cpus: &no_cpus, distance: &d, max_numnodes: 1024 };
+        build_all(&input, &Bitmap::from_bits(4, 0..2))
+    }
+
+    #[test]
+    fn fallback_lines_read_and_round_trip_as_text() {
+        let mut log = LogBuf::from(vec!["a".to_string()]);
+        log.push_fallback_orders(pass(&[0, 1, 3]));
+        log.push("b".into());
+        log.push_fallback_orders(pass(&[0, 1, 3]));
+        log.push_fallback_orders(pass(&[1]));
+        let want = [
+            "a",
+            "Fallback order for Node 0: 0 1 3 ",
+            "Fallback order for Node 1: 1 3 0 ",
+            "b",
+            "Fallback order for Node 0: 0 1 3 ",
+            "Fallback order for Node 1: 1 3 0 ",
+            "Fallback order for Node 0: 0 1 ",
+            "Fallback order for Node 1: 1 ",
+        ];
+        assert_eq!(log.iter().collect::<Vec<_>>(), want);
+        assert_eq!(log.lines_from(6), want[6..]);
+        assert_eq!(log.get(2).as_deref(), Some(want[2]));
+        let json = serde_json::to_string(&log).unwrap();
+        assert_eq!(json, serde_json::to_string(&want).unwrap());
+        let back: LogBuf = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.iter().collect::<Vec<_>>(), want);
+    }
+
+    #[test]
+    fn an_unchanged_pass_shares_storage() {
+        let mut log = LogBuf::default();
+        log.push_fallback_orders(pass(&[0, 1]));
+        log.push("Built 2 zonelists".into());
+        log.push_fallback_orders(pass(&[0, 1]));
+        let ptrs: Vec<_> = log
+            .lines
+            .iter()
+            .filter_map(|l| match l {
+                Line::Fallback(o, _) => Some(Arc::as_ptr(o)),
+                Line::Text(_) => None,
+            })
+            .collect();
+        assert_eq!(ptrs.len(), 4);
+        assert!(ptrs.iter().all(|&p| p == ptrs[0]));
+    }
+}

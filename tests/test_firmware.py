@@ -4,12 +4,15 @@ invalid descriptions raise ``InvalidDescriptionError`` naming the field."""
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 from typing import Any
 
 import pytest
 
 from _shared import case_names, oracle_dir
+import numa_hpe
 from numa_hpe import Firmware, InvalidDescriptionError
 
 FIELDS = ["e820", "memory_affinity", "cpus", "distances", "nr_cpus_possible", "hotplug_memory_window"]
@@ -180,3 +183,22 @@ def test_invalid_descriptions(call: Any, field: str) -> None:
         call()
     assert isinstance(e.value, ValueError)
     assert field in str(e.value)
+
+
+def test_boot_from_parsed_handle_equals_boot_from_json() -> None:
+    """A Firmware boots from its kept parsed form; the machine is the one its JSON boots."""
+    fw = Firmware.qemu(sockets=2, cores=2, threads=2, node_mem=["1G", "1G"], node_cpus=[[0, 1, 2, 3], [4, 5, 6, 7]])
+    a = numa_hpe.boot(fw, "maxcpus=6")
+    handle = fw.parsed()
+    b = numa_hpe.boot(fw, "maxcpus=6")
+    assert fw.parsed() is handle, "parsed once, kept for later boots"
+    c = numa_hpe.boot(fw.to_json(), "maxcpus=6")
+    assert a.dmesg() == b.dmesg() == c.dmesg()
+    assert a.read("/sys/devices/system/cpu/online") == c.read("/sys/devices/system/cpu/online") == "0-5\n"
+    # assigning a field drops the parsed form; copies and pickles carry the facts only
+    fw.cpus = fw.cpus[:2]
+    assert numa_hpe.boot(fw).read("/sys/devices/system/cpu/online") == "0-1\n"
+    for other in (copy.deepcopy(fw), pickle.loads(pickle.dumps(fw))):
+        assert other == fw and other._parsed is None
+    with pytest.raises(ValueError, match="firmware.cpus: no CPU"):
+        Firmware(e820=fw.e820, cpus=[]).parsed()

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "Firmware",
     "Machine",
     "format_cpulist",
     "format_cpumask",
@@ -34,12 +35,18 @@ _MaskName = Literal[
 ]
 
 @final
+class Firmware:
+    """Parsed and validated firmware facts (``numa_hpe.Firmware`` keeps one)."""
+
+    def __new__(cls, firmware_json: str) -> Firmware: ...
+
+@final
 class Machine:
     """One emulated machine (see ``numa_hpe.Machine`` for the documented Python API)."""
 
     def __new__(
         cls,
-        firmware_json: str,
+        firmware: Firmware | str,
         cmdline: str = "",
         kernel_config: str = "numa_hpe",
         patchset_version: str | None = None,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from . import _core
 from .errors import InvalidDescriptionError
 
 GiB = 1 << 30
@@ -47,6 +48,29 @@ class Firmware:
     distances: list[list[int]] | None = None
     nr_cpus_possible: int = 0
     hotplug_memory_window: dict[str, int] | None = None
+    # The facts as the core parsed them, made on the first boot so that later boots skip the
+    # JSON round trip. Assigning a field drops it; lists edited in place after a boot need a
+    # field assigned anew (or a new Firmware).
+    _parsed: _core.Firmware | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name != "_parsed":
+            object.__setattr__(self, "_parsed", None)
+        object.__setattr__(self, name, value)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the parsed handle neither pickles nor needs copying
+        return {k: v for k, v in self.__dict__.items() if k != "_parsed"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _parsed=None)
+
+    def parsed(self) -> _core.Firmware:
+        """The facts parsed and validated by the core (ValueError when invalid), kept for
+        the next boots."""
+        if self._parsed is None:
+            self._parsed = _core.Firmware(self.to_json())
+        return self._parsed
 
     def to_dict(self) -> dict[str, Any]:
         return {

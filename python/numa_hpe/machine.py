@@ -103,15 +103,16 @@ class Machine:
     ) -> None:
         if firmware is None:
             firmware = default_firmware()
+        fw: _core.Firmware | str
         if isinstance(firmware, Firmware):
-            fw_json = firmware.to_json()
+            fw = firmware.parsed()
         elif isinstance(firmware, dict):
-            fw_json = Firmware.from_dict(firmware).to_json()
+            fw = Firmware.from_dict(firmware).to_json()
         else:
-            fw_json = firmware
+            fw = firmware
         self.cmdline = cmdline
         self.kernel_config = kernel_config
-        self._m = _core.Machine(fw_json, cmdline, kernel_config, patchset_version)
+        self._m = _core.Machine(fw, cmdline, kernel_config, patchset_version)
         #: operations applied since boot: ("write", path, data) / ("add_memory", start, size,
         #: pxm) / ... -- replay them on another machine with :meth:`replay_journal`.
         self.journal: list[tuple[Any, ...]] = []

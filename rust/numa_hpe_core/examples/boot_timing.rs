@@ -1,5 +1,6 @@
 //! Boot a machine from a firmware JSON file and print how long it took:
-//! `cargo run --release --example boot_timing -- FIRMWARE.json [CMDLINE]`.
+//! `cargo run --release --example boot_timing -- FIRMWARE.json [CMDLINE]`
+//! (`BOOT_TIMING_RUNS=1` for a single boot, e.g. under callgrind).
 use std::time::Instant;
 
 use numa_hpe_core::firmware::Firmware;
@@ -16,7 +17,8 @@ fn main() {
     let fw = Firmware::from_json(&text).expect("valid firmware");
     let parsed = t.elapsed();
     let cmdline = args.get(2).map_or("", String::as_str);
-    for _ in 0..3 {
+    let runs = std::env::var("BOOT_TIMING_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    for _ in 0..runs {
         let t = Instant::now();
         let m = Machine::boot(fw.clone(), cmdline, KernelConfig::NumaHpe).expect("boots");
         println!("parse {parsed:?} boot {:?} ({} dmesg lines)", t.elapsed(), m.dmesg.len());

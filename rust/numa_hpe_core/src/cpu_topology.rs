@@ -68,7 +68,11 @@ pub struct CpuMasks {
     users: Vec<u32>,
     /// Lowest set bit of each slot's mask (u32::MAX when empty).
     firsts: Vec<u32>,
+    /// Weight of each slot's mask, kept up to date bit by bit (a popcount walks every word).
+    weights: Vec<u32>,
     free: Vec<u32>,
+    /// (slot, CPU) pairs of the masks an `assign_bit` changes (kept to reuse the allocation).
+    scratch: Vec<(u32, usize)>,
 }
 
 fn first_of(b: &Bitmap) -> u32 {
@@ -86,7 +90,9 @@ impl CpuMasks {
             pool: vec![Arc::new(Bitmap::new(n))],
             users: vec![0],
             firsts: vec![u32::MAX],
+            weights: vec![0],
             free: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -118,18 +124,25 @@ impl CpuMasks {
         (f != u32::MAX).then_some(f as usize)
     }
 
-    fn alloc(&mut self, b: Bitmap) -> u32 {
-        let f = first_of(&b);
+    /// Number of CPUs in `cpu`'s mask (`cpumask_weight`).
+    #[must_use]
+    pub fn weight(&self, cpu: usize) -> usize {
+        self.weights[self.slot[cpu] as usize] as usize
+    }
+
+    /// A new slot holding `b` whose first bit and weight are `fw`.
+    fn alloc(&mut self, b: Bitmap, fw: (u32, u32)) -> u32 {
         match self.free.pop() {
             Some(s) => {
                 self.pool[s as usize] = Arc::new(b);
-                self.firsts[s as usize] = f;
+                (self.firsts[s as usize], self.weights[s as usize]) = fw;
                 s
             }
             None => {
                 self.pool.push(Arc::new(b));
                 self.users.push(0);
-                self.firsts.push(f);
+                self.firsts.push(fw.0);
+                self.weights.push(fw.1);
                 (self.pool.len() - 1) as u32
             }
         }
@@ -146,6 +159,7 @@ impl CpuMasks {
             if self.users[old as usize] == 0 {
                 self.pool[old as usize] = Arc::clone(&self.pool[EMPTY as usize]);
                 self.firsts[old as usize] = u32::MAX;
+                self.weights[old as usize] = 0;
                 self.free.push(old);
             }
         }
@@ -155,47 +169,66 @@ impl CpuMasks {
         self.slot[cpu] = s;
     }
 
-    /// Replace the mask of `members` (all in slot `s`) by `f` of it.
-    fn modify(&mut self, s: u32, members: &[usize], f: impl FnOnce(&mut Bitmap)) {
-        if s != EMPTY && self.users[s as usize] as usize == members.len() {
-            let b = Arc::make_mut(&mut self.pool[s as usize]);
-            f(b);
-            self.firsts[s as usize] = first_of(b);
-            return;
+    /// Set (`on`) or clear `bits` in the mask of the `n` CPUs `members` (all in slot `s`): in
+    /// place when they are its only users, else in a copy they move to.
+    fn modify(
+        &mut self,
+        s: u32,
+        n: usize,
+        members: impl Iterator<Item = usize>,
+        bits: impl IntoIterator<Item = usize>,
+        on: bool,
+    ) {
+        let si = s as usize;
+        let in_place = s != EMPTY && self.users[si] as usize == n;
+        let t = if in_place {
+            s
+        } else {
+            let copy = (*self.pool[si]).clone();
+            self.alloc(copy, (self.firsts[si], self.weights[si]))
+        };
+        let ti = t as usize;
+        let (mut first, mut weight) = (self.firsts[ti], self.weights[ti]);
+        let b = Arc::make_mut(&mut self.pool[ti]);
+        let mut first_cleared = false;
+        for bit in bits {
+            if bit >= b.nbits() || b.test(bit) == on {
+                continue;
+            }
+            b.assign(bit, on);
+            if on {
+                weight += 1;
+                first = first.min(bit as u32);
+            } else {
+                weight -= 1;
+                first_cleared |= bit as u32 == first;
+            }
         }
-        let mut b = (*self.pool[s as usize]).clone();
-        f(&mut b);
-        let ns = self.alloc(b);
-        for &m in members {
-            self.point(m, ns);
+        if first_cleared {
+            first = first_of(b);
+        }
+        (self.firsts[ti], self.weights[ti]) = (first, weight);
+        if !in_place {
+            for m in members {
+                self.point(m, t);
+            }
         }
     }
 
     /// Set (`on`) or clear bit `bit` in the masks of `cpus`, once per shared mask.
     fn assign_bit(&mut self, cpus: &[usize], bit: usize, on: bool) {
-        let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
-        let mut last: Option<usize> = None;
-        for &c in cpus {
-            let s = self.slot[c];
-            if self.pool[s as usize].test(bit) == on {
-                continue;
-            }
-            let gi = match last.filter(|&g| groups[g].0 == s) {
-                Some(g) => g,
-                None => match groups.iter().rposition(|g| g.0 == s) {
-                    Some(g) => g,
-                    None => {
-                        groups.push((s, Vec::new()));
-                        groups.len() - 1
-                    }
-                },
-            };
-            groups[gi].1.push(c);
-            last = Some(gi);
+        let mut change = std::mem::take(&mut self.scratch);
+        change.clear();
+        change.extend(
+            cpus.iter()
+                .map(|&c| (self.slot[c], c))
+                .filter(|&(s, _)| self.pool[s as usize].test(bit) != on),
+        );
+        change.sort_by_key(|&(s, _)| s);
+        for run in change.chunk_by(|a, b| a.0 == b.0) {
+            self.modify(run[0].0, run.len(), run.iter().map(|&(_, c)| c), [bit], on);
         }
-        for (s, members) in groups {
-            self.modify(s, &members, |b| b.assign(bit, on));
-        }
+        self.scratch = change;
     }
 
     /// `link_mask(cpu, i)` for every `i` of `others` (without `cpu`) plus `cpu`'s own bit.
@@ -208,7 +241,7 @@ impl CpuMasks {
             // Usually the siblings' (just updated) mask is exactly cpu's new one,
             // others + cpu: share it.
             let cs = self.slot[o];
-            if exactly(&self.pool[cs as usize], cpu, others) {
+            if self.exactly(cs, cpu, others) {
                 self.point(cpu, cs);
                 return;
             }
@@ -217,12 +250,15 @@ impl CpuMasks {
         if old_s != EMPTY && old.test(cpu) && others.iter().all(|&i| old.test(i)) {
             return;
         }
-        self.modify(old_s, &[cpu], |b| {
-            b.set(cpu);
-            for &i in others {
-                b.set(i);
-            }
-        });
+        self.modify(old_s, 1, std::iter::once(cpu), std::iter::once(cpu).chain(others.iter().copied()), true);
+    }
+
+    /// Whether slot `s` holds exactly `cpu` and `others` (distinct, without `cpu`).
+    fn exactly(&self, s: u32, cpu: usize, others: &[usize]) -> bool {
+        let b = &self.pool[s as usize];
+        self.weights[s as usize] as usize == others.len() + 1
+            && b.test(cpu)
+            && others.iter().all(|&i| b.test(i))
     }
 
     /// Clear `cpu` from the masks of its siblings (the CPUs of its own mask) and empty its own.
@@ -234,12 +270,6 @@ impl CpuMasks {
         self.assign_bit(&sibs, cpu, false);
         self.point(cpu, EMPTY);
     }
-}
-
-/// Whether `b` holds exactly `cpu` and `others` (word compare, no per-bit walk).
-fn exactly(b: &Bitmap, cpu: usize, others: &[usize]) -> bool {
-    // `others` are distinct and do not hold `cpu`.
-    b.test(cpu) && others.iter().all(|&i| b.test(i)) && b.weight() == others.len() + 1
 }
 
 impl std::ops::Index<usize> for CpuMasks {
@@ -280,7 +310,8 @@ impl<'de> serde::Deserialize<'de> for CpuMasks {
             let s = match seen.get(&b) {
                 Some(&s) => s,
                 None => {
-                    let s = m.alloc(b.clone());
+                    let fw = (first_of(&b), b.weight() as u32);
+                    let s = m.alloc(b.clone(), fw);
                     seen.insert(b, s);
                     s
                 }
@@ -322,38 +353,70 @@ pub struct SiblingMaps {
     pub sched_numa_in_package: bool,
     /// The CPUs of `setup` bucketed by package, LLC id and L2 id (with the ids they were
     /// linked with): the only CPUs `set_cpu_sibling_map` can link, so it needs not walk all.
+    #[serde(skip)]
     links: LinkIndex,
 }
 
 /// Sorted CPU lists per id value.
-type Buckets = HashMap<u32, Vec<u32>>;
+type Buckets = crate::sched_groups::HashMap<u32, Vec<u32>>;
 
-/// Index of linked CPUs by the ids that decide every link (package, llc_id, l2c_id).
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// Index of linked CPUs by the ids that decide every link (package, llc_id, l2c_id). A cache
+/// of `setup` and the CPUs' ids, not saved in snapshots: rebuilt on first use after a load.
+#[derive(Clone, Debug, Default)]
 struct LinkIndex {
-    /// (package, llc_id, l2c_id) each indexed CPU was indexed under.
-    key: HashMap<u32, (u32, u32, u32)>,
+    /// Whether the index holds the CPUs of `setup`.
+    built: bool,
+    /// (package, llc_id, l2c_id) each indexed CPU was indexed under, by CPU.
+    key: Vec<Option<(u32, u32, u32)>>,
     package: Buckets,
     llc: Buckets,
     l2c: Buckets,
+    /// Per-call lists of `set_cpu_sibling_map` (kept to reuse their allocations).
+    scratch: [Vec<usize>; 6],
 }
 
+/// A cache: equal whenever the maps it indexes are.
+impl PartialEq for LinkIndex {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for LinkIndex {}
+
 impl LinkIndex {
+    /// Index every CPU of `setup` unless already done.
+    fn build(&mut self, setup: &Bitmap, ids: &[CpuIds]) {
+        if self.built {
+            return;
+        }
+        *self = LinkIndex { built: true, ..LinkIndex::default() };
+        for cpu in setup.iter().filter(|&c| c < ids.len()) {
+            self.insert(cpu, &ids[cpu]);
+        }
+    }
+
     fn insert(&mut self, cpu: usize, ids: &CpuIds) {
         let cpu32 = cpu as u32;
         let k = (ids.package, ids.llc_id, ids.l2c_id);
-        if self.key.get(&cpu32) == Some(&k) {
+        if self.key.get(cpu) == Some(&Some(k)) {
             return;
         }
         self.remove(cpu);
-        self.key.insert(cpu32, k);
+        if self.key.len() <= cpu {
+            self.key.resize(cpu + 1, None);
+        }
+        self.key[cpu] = Some(k);
         for (b, v) in [
             (&mut self.package, k.0),
             (&mut self.llc, k.1),
             (&mut self.l2c, k.2),
         ] {
             let l = b.entry(v).or_default();
-            if let Err(p) = l.binary_search(&cpu32) {
+            // CPUs come up mostly in ascending order
+            if l.last().is_none_or(|&x| x < cpu32) {
+                l.push(cpu32);
+            } else if let Err(p) = l.binary_search(&cpu32) {
                 l.insert(p, cpu32);
             }
         }
@@ -361,7 +424,7 @@ impl LinkIndex {
 
     fn remove(&mut self, cpu: usize) {
         let cpu32 = cpu as u32;
-        let Some(k) = self.key.remove(&cpu32) else {
+        let Some(k) = self.key.get_mut(cpu).and_then(Option::take) else {
             return;
         };
         for (b, v) in [
@@ -381,7 +444,7 @@ impl LinkIndex {
     }
 
     /// Indexed CPUs sharing the package, the LLC id or the L2 id of `ids`, ascending.
-    fn candidates(&self, ids: &CpuIds) -> Vec<usize> {
+    fn candidates(&self, ids: &CpuIds, v: &mut Vec<usize>) {
         // Merge the three sorted buckets (often the same CPUs).
         let e: &[u32] = &[];
         let lists = [
@@ -389,7 +452,7 @@ impl LinkIndex {
             self.llc.get(&ids.llc_id).map_or(e, Vec::as_slice),
             self.l2c.get(&ids.l2c_id).map_or(e, Vec::as_slice),
         ];
-        let mut v: Vec<usize> = Vec::with_capacity(lists.iter().map(|l| l.len()).max().unwrap_or(0));
+        v.clear();
         let mut at = [0usize; 3];
         loop {
             let mut min = u32::MAX;
@@ -408,7 +471,6 @@ impl LinkIndex {
             }
             v.push(min as usize);
         }
-        v
     }
 }
 
@@ -478,29 +540,34 @@ impl SiblingMaps {
         // The kernel walks cpu_sibling_setup_mask, which holds exactly the linked CPUs; only
         // those sharing the package, LLC or L2 id can be linked, so walk just those (the index
         // holds each linked CPU under the ids it had then: a linked CPU's ids do not change).
-        for (wi, (s, &o)) in self.setup.words().iter().zip(online.words()).enumerate() {
-            let mut new = o & !s;
-            while new != 0 {
-                let i = wi * 64 + new.trailing_zeros() as usize;
-                new &= new - 1;
-                if i < ids.len() {
-                    self.links.insert(i, &ids[i]);
+        self.links.build(&self.setup, ids);
+        // Online CPUs not linked yet (none on the usual paths: one vectorizable pass to know).
+        let unlinked = online.words().iter().zip(self.setup.words()).fold(0, |acc, (o, s)| acc | (o & !s));
+        if unlinked != 0 {
+            for wi in 0..self.setup.words().len().min(online.words().len()) {
+                let mut new = online.words()[wi] & !self.setup.words()[wi];
+                while new != 0 {
+                    let i = wi * 64 + new.trailing_zeros() as usize;
+                    new &= new - 1;
+                    self.setup.set(i);
+                    if i < ids.len() {
+                        self.links.insert(i, &ids[i]);
+                    }
                 }
             }
         }
-        self.setup.or_assign(online);
         self.setup.set(cpu);
         self.links.insert(cpu, &ids[cpu]);
-        let others: Vec<usize> = self
-            .links
-            .candidates(&ids[cpu])
-            .into_iter()
-            .filter(|&i| self.setup.test(i))
-            .collect();
+        let [mut others, mut smt, mut llc, mut cluster, mut die, mut package] =
+            std::mem::take(&mut self.links.scratch);
+        for v in [&mut smt, &mut llc, &mut cluster, &mut die, &mut package] {
+            v.clear();
+        }
+        self.links.candidates(&ids[cpu], &mut others);
+        others.retain(|&i| self.setup.test(i));
         let c = ids[cpu];
         // The kernel links pair by pair; the same links are collected per map and applied
         // at once (the result does not depend on the order).
-        let (mut smt, mut llc, mut cluster, mut die) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for &i in &others {
             if i == cpu {
                 continue;
@@ -533,10 +600,9 @@ impl SiblingMaps {
         self.llc.link(cpu, &llc);
         self.cluster.link(cpu, &cluster);
         self.die.link(cpu, &die);
-        let threads = self.smt[cpu].weight() as u32;
+        let threads = self.smt.weight(cpu) as u32;
         self.max_smt_threads = self.max_smt_threads.max(threads);
         // Second pass: package links and booted_cores need all SMT links in place.
-        let mut package = Vec::new();
         for &i in &others {
             if i != cpu && (c.fake_socket || ids[i].fake_socket || ids[i].package != c.package) {
                 continue;
@@ -556,6 +622,7 @@ impl SiblingMaps {
             }
         }
         self.package.link(cpu, &package);
+        self.links.scratch = [others, smt, llc, cluster, die, package];
     }
 
     /// `remove_siblinginfo(cpu)`: unlink an offlined CPU from every map.
@@ -563,7 +630,7 @@ impl SiblingMaps {
         if cpu >= self.smt.len() {
             return;
         }
-        let last_thread = self.smt[cpu].weight() == 1;
+        let last_thread = self.smt.weight(cpu) == 1;
         if last_thread {
             for s in self.package[cpu].iter() {
                 self.booted_cores[s] = self.booted_cores[s].saturating_sub(1);

@@ -81,6 +81,20 @@ impl DistanceTable {
         (from < self.cnt).then(|| &self.table[from * self.cnt..(from + 1) * self.cnt])
     }
 
+    /// [`DistanceTable::set`] of `(to, row[j])` for every `(j, to)` of `cols`: one SLIT row.
+    pub fn set_row(&mut self, from: usize, cols: &[(usize, usize)], row: &[u32]) {
+        if from >= self.cnt {
+            return;
+        }
+        let dst = &mut self.table[from * self.cnt..(from + 1) * self.cnt];
+        for &(j, to) in cols {
+            let Some(&d) = row.get(j) else { continue };
+            if to < dst.len() && d <= 255 && (from != to || d == LOCAL_DISTANCE) {
+                dst[to] = d as u8;
+            }
+        }
+    }
+
     /// `node_distance(a, b)` (`__node_distance`).
     #[must_use]
     pub fn get(&self, from: usize, to: usize) -> u32 {
@@ -88,5 +102,30 @@ impl DistanceTable {
             return if from == to { LOCAL_DISTANCE } else { REMOTE_DISTANCE };
         }
         u32::from(self.table[from * self.cnt + to])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn set_row_equals_set_per_entry(
+            cnt in 0usize..6,
+            from in 0usize..7,
+            cols in proptest::collection::vec((0usize..8, 0usize..7), 0..10),
+            row in proptest::collection::vec(0u32..300, 0..8),
+        ) {
+            let (mut fast, mut slow) = (DistanceTable::alloc(cnt), DistanceTable::alloc(cnt));
+            fast.set_row(from, &cols, &row);
+            for &(j, to) in &cols {
+                if let Some(&d) = row.get(j) {
+                    slow.set(from, to, d);
+                }
+            }
+            prop_assert_eq!(fast.table, slow.table);
+        }
     }
 }

@@ -338,6 +338,67 @@ fn cleanup(mi: &mut Vec<MemBlk>, ram: &Ram, high: u64, dmesg: &mut Vec<String>) 
         b.end = b.end.min(high);
         b.start < b.end
     });
+    if disjoint(mi) {
+        merge_same_node_pairs(mi, dmesg);
+        return true;
+    }
+    merge_pairs(mi, dmesg)
+}
+
+/// Whether no two blocks overlap.
+fn disjoint(mi: &[MemBlk]) -> bool {
+    let mut by_start: Vec<(u64, u64)> = mi.iter().map(|b| (b.start, b.end)).collect();
+    by_start.sort_unstable();
+    by_start.windows(2).all(|w| w[0].1 <= w[1].0)
+}
+
+/// [`merge_pairs`] on disjoint blocks, visiting only same-node pairs: a merge never spans
+/// another node's block, so blocks of different nodes never come to overlap and the walk
+/// passes over every such pair (a thousand-node SRAT: a million pairs, a few of one node).
+fn merge_same_node_pairs(mi: &mut Vec<MemBlk>, dmesg: &mut Vec<String>) {
+    let mut of_node: std::collections::BTreeMap<u32, Vec<usize>> = std::collections::BTreeMap::new();
+    for (i, b) in mi.iter().enumerate() {
+        of_node.entry(b.nid).or_default().push(i);
+    }
+    // removal keeps the order: original indices stand for positions
+    let mut removed = vec![false; mi.len()];
+    let r = |s: u64, e: u64| format!("[mem {s:#010x}-{:#010x}]", e.wrapping_sub(1));
+    for i in 0..mi.len() {
+        if removed[i] {
+            continue;
+        }
+        let nid = mi[i].nid;
+        for &j in of_node[&nid].iter().filter(|&&j| j > i) {
+            if removed[j] {
+                continue;
+            }
+            let (bi, bj) = (mi[i], mi[j]);
+            if bi.end > bj.start && bi.start < bj.end {
+                let (a, b) = (r(bi.start, bi.end), r(bj.start, bj.end));
+                dmesg.push(format!("Warning: node {nid} {a} overlaps with itself {b}"));
+            }
+            let (start, end) = (bi.start.min(bj.start), bi.end.max(bj.end));
+            let blocked = mi
+                .iter()
+                .zip(&removed)
+                .any(|(k, &gone)| !gone && k.nid != nid && start < k.end && end > k.start);
+            if blocked {
+                continue;
+            }
+            let (a, b, c) = (r(bi.start, bi.end), r(bj.start, bj.end), r(start, end));
+            dmesg.push(format!("NUMA: Node {nid} {a} + {b} -> {c}"));
+            mi[i].start = start;
+            mi[i].end = end;
+            removed[j] = true;
+        }
+    }
+    let mut keep = removed.iter().map(|&gone| !gone);
+    mi.retain(|_| keep.next().unwrap_or(true));
+}
+
+/// The kernel's pairwise walk: refuse overlaps across nodes, merge same-node blocks with no
+/// other node in between.
+fn merge_pairs(mi: &mut Vec<MemBlk>, dmesg: &mut Vec<String>) -> bool {
     let r = |s: u64, e: u64| format!("[mem {s:#010x}-{:#010x}]", e.wrapping_sub(1));
     let mut i = 0;
     while i < mi.len() {
@@ -376,6 +437,39 @@ fn cleanup(mi: &mut Vec<MemBlk>, ram: &Ram, high: u64, dmesg: &mut Vec<String>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// On disjoint blocks, the same-node walk equals the kernel's pairwise walk.
+        #[test]
+        fn same_node_walk_equals_pairwise_walk(
+            blocks in proptest::collection::vec((0u64..16, 0u32..4, any::<u8>()), 0..12)
+        ) {
+            // disjoint by construction: consecutive 1 MiB slots, some left empty
+            let mut at = 0u64;
+            let mut keyed: Vec<(u8, MemBlk)> = blocks
+                .into_iter()
+                .map(|(gap, nid, key)| {
+                    let start = (at + gap % 3) << 20;
+                    at += gap % 3 + 1 + gap / 8;
+                    (key, MemBlk { start, end: at << 20, nid })
+                })
+                .collect();
+            let mi: Vec<MemBlk> = keyed.iter().map(|&(_, b)| b).collect();
+            prop_assert!(disjoint(&mi));
+            // any order: the walk depends on it
+            keyed.sort_by_key(|&(k, _)| k);
+            let shuffled: Vec<MemBlk> = keyed.into_iter().map(|(_, b)| b).collect();
+            for input in [mi, shuffled] {
+                let (mut slow, mut fast) = (input.clone(), input);
+                let (mut d_slow, mut d_fast) = (Vec::new(), Vec::new());
+                prop_assert!(merge_pairs(&mut slow, &mut d_slow));
+                merge_same_node_pairs(&mut fast, &mut d_fast);
+                prop_assert_eq!(slow, fast);
+                prop_assert_eq!(d_slow, d_fast);
+            }
+        }
+    }
 
     /// The `uma` oracle machine (2 GiB, QEMU pc) after `trim_bios_range`.
     const RAM: [(u64, u64); 2] = [(0x1000, 0x9fc00), (0x10_0000, 0x7ffe_0000)];

@@ -111,12 +111,11 @@ pub fn numa_init(
                     *slot = Some(n as usize);
                 }
             }
+            let cols: Vec<(usize, usize)> =
+                node_of.iter().enumerate().filter_map(|(j, n)| n.map(|b| (j, b))).collect();
             for (i, row) in slit.iter().enumerate() {
-                let Some(a) = node_of[i] else { continue };
-                for (j, &d) in row.iter().enumerate() {
-                    if let Some(b) = node_of.get(j).copied().flatten() {
-                        distance.set(a, b, d);
-                    }
+                if let Some(a) = node_of[i] {
+                    distance.set_row(a, &cols, row);
                 }
             }
         }

@@ -54,6 +54,8 @@ pub fn log_buf_pages(len: u64) -> u64 {
 struct TopDown {
     free: Vec<(u64, u64, u32)>,
     taken: Vec<(u64, u64, u32)>,
+    /// End of each node's highest memory range: no free range above it is on the node.
+    node_top: BTreeMap<u32, u64>,
 }
 
 impl TopDown {
@@ -84,7 +86,15 @@ impl TopDown {
             return;
         }
         let mut best: Option<u64> = None;
-        for &(fs, fe, rnid) in self.free.iter().rev() {
+        let below = match nid {
+            // skip the free ranges above the node's memory (most of them on big machines)
+            Some(x) => {
+                let top = self.node_top.get(&x).copied().unwrap_or(0);
+                self.free.partition_point(|r| r.0 < top)
+            }
+            None => self.free.len(),
+        };
+        for &(fs, fe, rnid) in self.free[..below].iter().rev() {
             if nid.is_some_and(|x| x != rnid) {
                 continue;
             }
@@ -100,6 +110,35 @@ impl TopDown {
             None if nid.is_some() => self.alloc(n, None, limit, align, min_pfn),
             None => {}
         }
+    }
+}
+
+/// Present sections per node of sorted, disjoint `mem`; a section shared by two ranges counts
+/// for the first (one pass over the ranges, not a map of every section).
+fn sections_per_node(mem: &[MemRange]) -> BTreeMap<u32, u64> {
+    let mut nsec_of: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut counted_below = 0u64;
+    for r in mem {
+        let first = (r.start / PAGES_PER_SECTION).max(counted_below);
+        let end = (r.end - 1) / PAGES_PER_SECTION + 1;
+        if first < end {
+            *nsec_of.entry(r.nid).or_insert(0) += end - first;
+            counted_below = end;
+        }
+    }
+    nsec_of
+}
+
+impl TopDown {
+    fn new(mem: &[MemRange]) -> TopDown {
+        let mut free: Vec<(u64, u64, u32)> = mem.iter().map(|r| (r.start, r.end, r.nid)).collect();
+        free.sort_unstable();
+        let mut node_top: BTreeMap<u32, u64> = BTreeMap::new();
+        for r in mem {
+            let t = node_top.entry(r.nid).or_insert(0);
+            *t = (*t).max(r.end);
+        }
+        TopDown { free, taken: Vec::new(), node_top }
     }
 }
 
@@ -141,7 +180,8 @@ pub struct BootInputs<'a> {
     pub block_pages: u64,
 }
 
-/// Run the reservation model over the boot memory and the computed zones.
+/// Run the reservation model over the boot memory (memblock.memory: sorted, disjoint) and the
+/// computed zones.
 #[must_use]
 pub fn boot_reserved(mem: &[MemRange], pgdat: &BTreeMap<u32, Pgdat>, inp: &BootInputs<'_>) -> BootReserved {
     let zone_of = |pfn: u64, nid: u32| -> ZoneType {
@@ -161,10 +201,10 @@ pub fn boot_reserved(mem: &[MemRange], pgdat: &BTreeMap<u32, Pgdat>, inp: &BootI
             ZoneType::Normal
         }
     };
-    let mut free: Vec<(u64, u64, u32)> = mem.iter().map(|r| (r.start, r.end, r.nid)).collect();
-    free.sort_unstable();
-    let mut a = TopDown { free, taken: Vec::new() };
+    let mut a = TopDown::new(mem);
+    // ascending (pgdat order)
     let mem_nodes: Vec<u32> = pgdat.iter().filter(|(_, p)| p.present_pages() > 0).map(|(n, _)| *n).collect();
+    let has_mem = |nid: &u32| mem_nodes.binary_search(nid).is_ok();
     a.reserve(0, LOW_RESERVED_END);
     a.reserve(KERNEL_START, KERNEL_END);
     a.alloc(log_buf_pages(inp.log_buf_len), None, None, 1, 0);
@@ -175,22 +215,13 @@ pub fn boot_reserved(mem: &[MemRange], pgdat: &BTreeMap<u32, Pgdat>, inp: &BootI
     let below = |v: &[(u64, u64, u32)]| -> u64 { v.iter().map(|r| r.1.min(MAX_DMA_PFN).saturating_sub(r.0)).sum() };
     let ram: Vec<(u64, u64, u32)> = mem.iter().map(|r| (r.start, r.end, r.nid)).collect();
     let dma_reserve = below(&ram) - below(&a.free);
-    let mut sec_node: BTreeMap<u64, u32> = BTreeMap::new();
-    for r in mem {
-        for sec in r.start / PAGES_PER_SECTION..=(r.end - 1) / PAGES_PER_SECTION {
-            sec_node.entry(sec).or_insert(r.nid);
-        }
-    }
-    let mut nsec_of: BTreeMap<u32, u64> = BTreeMap::new();
-    for &n in sec_node.values() {
-        *nsec_of.entry(n).or_insert(0) += 1;
-    }
+    let nsec_of = sections_per_node(mem);
     for &nid in &mem_nodes {
         let nsec = nsec_of.get(&nid).copied().unwrap_or(0);
         a.alloc(nsec * MEMMAP_PAGES_PER_SECTION, Some(nid), None, 512, MAX_DMA_PFN);
     }
-    for &nid in inp.possible_nodes {
-        if !mem_nodes.contains(&nid) {
+    for nid in inp.possible_nodes {
+        if !has_mem(nid) {
             a.alloc(NODE_DATA_PAGES, None, None, 1, 0);
         }
     }
@@ -203,7 +234,7 @@ pub fn boot_reserved(mem: &[MemRange], pgdat: &BTreeMap<u32, Pgdat>, inp: &BootI
     }
     for nid in cpu_nodes {
         let n = ncpu_of[&nid];
-        let on = mem_nodes.contains(&nid).then_some(nid);
+        let on = has_mem(&nid).then_some(nid);
         a.alloc(n * PERCPU_PAGES_PER_CPU, on, None, 1, MAX_DMA_PFN);
     }
     let mut total = 0u64;
@@ -262,4 +293,62 @@ pub fn boot_reserved(mem: &[MemRange], pgdat: &BTreeMap<u32, Pgdat>, inp: &BootI
         *e = e.saturating_sub(KERNEL_FREED_AFTER_BOOT);
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Sorted, disjoint ranges on random nodes, some sharing a section.
+    fn mem_strategy() -> impl Strategy<Value = Vec<MemRange>> {
+        proptest::collection::vec((0u64..3 * PAGES_PER_SECTION, 1u64..3 * PAGES_PER_SECTION, 0u32..4), 1..12)
+            .prop_map(|v| {
+                let mut at = 0;
+                v.into_iter()
+                    .map(|(gap, len, nid)| {
+                        let start = at + gap;
+                        at = start + len;
+                        MemRange { start, end: at, nid, hotplug: false }
+                    })
+                    .collect()
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn sections_per_node_equals_section_map(mem in mem_strategy()) {
+            let mut sec_node: BTreeMap<u64, u32> = BTreeMap::new();
+            for r in &mem {
+                for sec in r.start / PAGES_PER_SECTION..=(r.end - 1) / PAGES_PER_SECTION {
+                    sec_node.entry(sec).or_insert(r.nid);
+                }
+            }
+            let mut want: BTreeMap<u32, u64> = BTreeMap::new();
+            for &n in sec_node.values() {
+                *want.entry(n).or_insert(0) += 1;
+            }
+            prop_assert_eq!(sections_per_node(&mem), want);
+        }
+
+        /// Starting the node's search below its highest memory finds what a full scan finds.
+        #[test]
+        fn node_alloc_equals_full_scan(
+            mem in mem_strategy(),
+            allocs in proptest::collection::vec((1u64..PAGES_PER_SECTION, proptest::option::of(0u32..5), 0u32..3), 0..20),
+        ) {
+            let mut fast = TopDown::new(&mem);
+            let mut slow = TopDown::new(&mem);
+            for nid in 0..5 {
+                slow.node_top.insert(nid, u64::MAX);
+            }
+            for (n, nid, align_order) in allocs {
+                let align = 1 << (align_order * 4);
+                fast.alloc(n, nid, None, align, 0);
+                slow.alloc(n, nid, None, align, 0);
+                prop_assert_eq!(&fast.free, &slow.free);
+                prop_assert_eq!(&fast.taken, &slow.taken);
+            }
+        }
+    }
 }

@@ -110,6 +110,23 @@ impl Notifier for PyNotifier {
     }
 }
 
+/// Parsed and validated firmware facts: machines boot from it without going through JSON
+/// again (`numa_hpe.Firmware` keeps one).
+#[pyclass(frozen, module = "numa_hpe._core", name = "Firmware")]
+struct PyFirmware {
+    inner: Firmware,
+}
+
+#[pymethods]
+impl PyFirmware {
+    /// Parse firmware facts (JSON, FORMAT.md `firmware`); ValueError when invalid.
+    #[new]
+    fn new(py: Python<'_>, firmware_json: &str) -> PyResult<Self> {
+        let fw = py.detach(|| Firmware::from_json(firmware_json)).map_err(|e| PyValueError::new_err(e.msg))?;
+        Ok(PyFirmware { inner: fw })
+    }
+}
+
 /// One emulated machine (see `numa_hpe.Machine` for the documented Python API).
 #[pyclass(frozen, module = "numa_hpe._core", name = "Machine")]
 struct PyMachine {
@@ -139,12 +156,13 @@ impl PyMachine {
 
 #[pymethods]
 impl PyMachine {
-    /// Boot a machine from firmware facts (JSON, FORMAT.md `firmware`) and a command line.
+    /// Boot a machine from firmware facts (a parsed `Firmware`, or JSON, FORMAT.md
+    /// `firmware`) and a command line.
     #[new]
-    #[pyo3(signature = (firmware_json, cmdline = "", kernel_config = "numa_hpe", patchset_version = None))]
+    #[pyo3(signature = (firmware, cmdline = "", kernel_config = "numa_hpe", patchset_version = None))]
     fn new(
         py: Python<'_>,
-        firmware_json: &str,
+        firmware: &Bound<'_, PyAny>,
         cmdline: &str,
         kernel_config: &str,
         patchset_version: Option<&str>,
@@ -161,9 +179,17 @@ impl PyMachine {
                     .ok_or_else(|| PyValueError::new_err(format!("unknown patchset_version {v:?}")))?,
             ),
         };
+        let parsed = firmware.cast::<PyFirmware>().ok().map(Bound::get);
+        let json = match parsed {
+            Some(_) => None,
+            None => Some(firmware.extract::<String>()?),
+        };
         let m = py
             .detach(|| -> Result<Machine, HpeError> {
-                let fw = Firmware::from_json(firmware_json)?;
+                let fw = match (parsed, json) {
+                    (Some(f), _) => f.inner.clone(),
+                    (None, json) => Firmware::from_json(json.as_deref().unwrap_or_default())?,
+                };
                 Machine::boot_with(fw, cmdline, config, version.unwrap_or(PatchsetVersion::V9))
             })
             .map_err(|e| PyValueError::new_err(e.msg))?;
@@ -452,6 +478,6 @@ mod _core {
     #[pymodule_export]
     use super::{
         format_cpulist, format_cpumask, kstrtobool, kstrtoull, memparse, parse_cpulist,
-        simple_strtoull, PyMachine,
+        simple_strtoull, PyFirmware, PyMachine,
     };
 }

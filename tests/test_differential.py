@@ -132,6 +132,10 @@ def test_zonelists_rebuild_order_and_log_round_trip(fw_d: tuple[Firmware, list[l
     assert numa_hpe.Machine.load(data).dmesg() == log
     assert m.fork().dmesg() == log
     assert json.loads(data[data.index(b"\n") + 1:])["dmesg"] == log
+    # The tail reads format only what they return, and agree with the whole log.
+    assert m.dmesg_len() == len(log)
+    for since in (0, before, len(log) - 1, len(log), len(log) + 5):
+        assert m.dmesg(since=since) == log[since:]
 
 
 def _spans(m: numa_hpe.Machine, nid: int) -> dict[str, tuple[int, int]] | None:

@@ -99,14 +99,14 @@ def run_command(m: Machine, cmd: str, out: list[str]) -> int:
 def cmd_demo(a: argparse.Namespace) -> int:
     m = Machine(default_firmware(), DEMO_CMDLINE)
     print(f"# boot: {DEMO_CMDLINE} (4 CPUs, 4 GiB, UMA; kernel config numa_hpe)")
-    seen = len(m.dmesg())
+    seen = m.dmesg_len()
     for cmd in DEMO_SESSION:
         out: list[str] = []
         print(f"# {cmd}")
         run_command(m, cmd, out)
         for line in out:
             print(line)
-        new = m.dmesg()[seen:]
+        new = m.dmesg(since=seen)
         seen += len(new)
         for line in new:
             print(f"  [dmesg] {line}")
@@ -240,7 +240,7 @@ def cmd_run(a: argparse.Namespace) -> int:
 
     runner = Runner(m)
     failed = 0
-    seen = len(m.dmesg())
+    seen = m.dmesg_len()
     for cmd in script.commands:
         if a.trace:
             print(f"+ {cmd.text}")
@@ -256,7 +256,7 @@ def cmd_run(a: argparse.Namespace) -> int:
             print(f"{script.name}:{cmd.lineno}: {res.message} [{res.status}]{note}",
                   file=sys.stdout if a.trace else sys.stderr)
         if a.dmesg:
-            new = m.dmesg()[seen:]
+            new = m.dmesg(since=seen)
             seen += len(new)
             for line in new:
                 print(f"[dmesg] {line}")

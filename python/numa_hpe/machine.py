@@ -199,9 +199,16 @@ class Machine:
         """``"dir"``, ``"file"``, ``"link"`` or None."""
         return self._m.stat(path)
 
-    def dmesg(self) -> list[str]:
-        """Kernel log lines, oldest first (no timestamps)."""
-        return self._m.dmesg()
+    def dmesg(self, since: int = 0) -> list[str]:
+        """Kernel log lines from line ``since`` on, oldest first (no timestamps).
+
+        ``m.dmesg(since=n)`` equals ``m.dmesg()[n:]`` without formatting the first ``n`` lines
+        (a 1024-node machine logs megabytes of zonelist lines)."""
+        return self._m.dmesg(since)
+
+    def dmesg_len(self) -> int:
+        """How many lines the kernel log holds (``len(m.dmesg())``, without formatting them)."""
+        return self._m.dmesg_len()
 
     def snapshot(self, root: str = "/") -> dict[str, Any]:
         """Every readable file, link and unreadable attribute below ``root`` plus the log,

@@ -280,13 +280,13 @@ class Runner:
         return [self.m.readlink(args[0])]
 
     def _do_dmesg(self, args: list[str]) -> list[str]:
-        log = self.m.dmesg()
         if args == ["-c"]:
-            new, self.dmesg_mark = log[self.dmesg_mark:], len(log)
+            new = self.m.dmesg(since=self.dmesg_mark)
+            self.dmesg_mark += len(new)
             return new
         if args:
             raise ValueError("dmesg: only `-c` is supported")
-        return log
+        return self.m.dmesg()
 
     def _do_firmware(self, args: list[str]) -> list[str]:
         if not args:

@@ -326,8 +326,15 @@ impl PyMachine {
     }
 
     /// The kernel log lines (no timestamps).
-    fn dmesg(&self, py: Python<'_>) -> PyResult<Vec<String>> {
-        self.with(py, |m| m.dmesg.lines_from(0))
+    /// The kernel log from line `since` on (lines before it are not formatted).
+    #[pyo3(signature = (since = 0))]
+    fn dmesg(&self, py: Python<'_>, since: usize) -> PyResult<Vec<String>> {
+        self.with(py, |m| m.dmesg.lines_from(since))
+    }
+
+    /// How many lines the kernel log holds.
+    fn dmesg_len(&self, py: Python<'_>) -> PyResult<usize> {
+        self.with(py, |m| m.dmesg.len())
     }
 
     /// ACPI memory device insert; returns the node the memory landed on.

@@ -301,6 +301,24 @@ pub(crate) struct GroupBuilder<'a> {
     /// Overlap walks: (level, span, own group, first uncovered CPU) -> groups.
     overlap: HashMap<(usize, u32, u32, usize), u32>,
     pub overlap_groups: Vec<Vec<GroupRef>>,
+    /// Per level, the last overlap walk looked up.
+    last_overlap: Vec<OverlapWalk>,
+}
+
+/// An overlap walk's key and result ([`GroupBuilder::overlap`]).
+#[derive(Clone, Copy)]
+struct OverlapWalk {
+    span: u32,
+    own: u32,
+    cpu: usize,
+    first_uncovered: usize,
+    id: u32,
+}
+
+impl Default for OverlapWalk {
+    fn default() -> Self {
+        OverlapWalk { span: NONE, own: NONE, cpu: 0, first_uncovered: 0, id: NONE }
+    }
 }
 
 impl<'a> GroupBuilder<'a> {
@@ -311,6 +329,7 @@ impl<'a> GroupBuilder<'a> {
             balance: HashMap::default(),
             overlap: HashMap::default(),
             overlap_groups: Vec::new(),
+            last_overlap: Vec::new(),
         }
     }
 
@@ -424,6 +443,19 @@ impl<'a> GroupBuilder<'a> {
     pub fn overlap(&mut self, level: usize, cpu: usize) -> usize {
         let span = self.chains.at(level, cpu);
         let own = self.chains.child(level, cpu).unwrap_or(span);
+        // A later CPU with the same span and own group has the same first uncovered CPU
+        // when none lies between the two (its own group covers itself): no scan, no hash.
+        if self.last_overlap.len() <= level {
+            self.last_overlap.resize(level + 1, OverlapWalk::default());
+        }
+        let last = self.last_overlap[level];
+        if (last.span, last.own) == (span, own)
+            && last.cpu < cpu
+            && (last.first_uncovered > cpu || last.first_uncovered <= last.cpu)
+        {
+            self.last_overlap[level].cpu = cpu;
+            return last.id as usize;
+        }
         let (sb, ob) = (self.spans.get(span).words(), self.spans.get(own).words());
         // Only the span's non-zero words can hold an uncovered CPU.
         let (lo, hi) = self.spans.word_range(span);
@@ -431,7 +463,9 @@ impl<'a> GroupBuilder<'a> {
             .or_else(|| next_uncovered(sb, ob, lo * 64, hi * 64))
             .unwrap_or(usize::MAX);
         let key = (level, span, own, first_uncovered);
+        let walk = |id| OverlapWalk { span, own, cpu, first_uncovered, id };
         if let Some(&id) = self.overlap.get(&key) {
+            self.last_overlap[level] = walk(id);
             return id as usize;
         }
         // The walk only looks at the span's non-zero words; bit positions are relative to lo.
@@ -476,6 +510,7 @@ impl<'a> GroupBuilder<'a> {
         let id = self.overlap_groups.len();
         self.overlap_groups.push(groups);
         self.overlap.insert(key, id as u32);
+        self.last_overlap[level] = walk(id as u32);
         id
     }
 }

@@ -251,14 +251,6 @@ impl Chains {
     }
 }
 
-/// Walks span `id` from `start` upwards, wrapping (for_each_cpu_wrap).
-fn wrap_iter(spans: &Spans, id: u32, start: usize) -> impl Iterator<Item = usize> + '_ {
-    spans
-        .iter(id)
-        .filter(move |&i| i >= start)
-        .chain(spans.iter(id).take_while(move |&i| i < start))
-}
-
 /// First bit set in `span` and not in `covered` (word slices), in `from..limit`.
 fn next_uncovered(span: &[u64], covered: &[u64], from: usize, limit: usize) -> Option<usize> {
     let mut wi = from / 64;
@@ -358,7 +350,9 @@ impl<'a> GroupBuilder<'a> {
         let mut cycle_of: Vec<u32> = Vec::new();
         let mut pos_tag: Vec<u32> = Vec::new();
         let mut pos_of: Vec<u32> = Vec::new();
-        let mut order: Vec<usize> = Vec::new();
+        // The span's members ascending, and the own group of each.
+        let mut members: Vec<usize> = Vec::new();
+        let mut own: Vec<u32> = Vec::new();
         let grow = |v: &mut Vec<u32>, id: u32| {
             if v.len() <= id as usize {
                 v.resize(id as usize + 1 + v.len() / 2, NONE);
@@ -376,17 +370,21 @@ impl<'a> GroupBuilder<'a> {
             let k = out.cycles.len() as u32;
             cycle_of[span as usize] = k;
             let start = out.groups.len();
-            // The last CPU of the span builds last: its order is the one left linked.
-            let mut last = c;
-            for i in self.spans.iter(span) {
-                if self.chains.at(level, i) == span {
-                    last = i;
-                }
-            }
-            order.clear();
-            order.extend(wrap_iter(self.spans, span, last));
-            for &i in &order {
+            members.clear();
+            members.extend(self.spans.iter(span));
+            // The last CPU of the span builds last: its order (for_each_cpu_wrap from it) is
+            // the one left linked.
+            let last = members
+                .iter()
+                .rev()
+                .find(|&&i| self.chains.at(level, i) == span)
+                .map_or(c, |&i| i);
+            let from = members.partition_point(|&i| i < last);
+            members.rotate_left(from);
+            own.clear();
+            for &i in &members {
                 let g = self.own_group(level, i);
+                own.push(g);
                 grow(&mut pos_tag, g);
                 grow(&mut pos_of, g);
                 if pos_tag[g as usize] != k {
@@ -396,9 +394,8 @@ impl<'a> GroupBuilder<'a> {
                 }
             }
             out.cycles.push((start as u32, (out.groups.len() - start) as u32));
-            for &i in &order {
+            for (&i, &g) in members.iter().zip(&own) {
                 if self.chains.at(level, i) == span {
-                    let g = self.own_group(level, i);
                     out.at[i] = (k, pos_of[g as usize]);
                 }
             }

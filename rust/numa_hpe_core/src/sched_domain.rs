@@ -254,14 +254,15 @@ fn numa_distances(
     let n = nodes.len();
     let mut matrix = vec![0u8; n * n];
     let mut seen = [false; 256];
-    for (a, &na) in nodes.iter().enumerate() {
-        for (b, &nb) in nodes.iter().enumerate() {
+    // Row by row, without index arithmetic: this reads n^2 distances on every full build.
+    for (&na, row) in nodes.iter().zip(matrix.chunks_exact_mut(n.max(1))) {
+        for (&nb, m) in nodes.iter().zip(row.iter_mut()) {
             let d = dist(na, nb);
-            if !(10..256).contains(&d) {
+            if d.wrapping_sub(10) >= 246 {
                 return None;
             }
-            seen[d as usize] = true;
-            matrix[a * n + b] = d as u8;
+            seen[d as u8 as usize] = true;
+            *m = d as u8;
         }
     }
     let levels = (0..256u32).filter(|&d| seen[d as usize]).collect();
@@ -398,12 +399,11 @@ fn level_masks(
     let n = input.nr_cpu_ids;
     let sib = input.siblings;
     let node_of = |c: usize| input.cpu_node.get(c).copied().unwrap_or(0) as usize;
-    let mut node_cpus: HashMap<usize, Bitmap> = HashMap::default();
+    // Per node id: its active CPUs (dense: node ids are small).
+    let nr_nodes = cpus.iter().map(|&c| node_of(c) + 1).max().unwrap_or(0);
+    let mut node_cpus: Vec<Option<Bitmap>> = vec![None; nr_nodes];
     for &c in cpus {
-        node_cpus
-            .entry(node_of(c))
-            .or_insert_with(|| Bitmap::new(n))
-            .set(c);
+        node_cpus[node_of(c)].get_or_insert_with(|| Bitmap::new(n)).set(c);
     }
     let mut levels = Vec::new();
     let mut ids = Vec::new();
@@ -439,20 +439,23 @@ fn level_masks(
     levels.push(plain("MC", SD_SHARE_PKG_RESOURCES));
     ids.push(sibling_level(spans, &sib.llc));
     spans.keep_shared(by_ptr);
-    let mut node_ids: HashMap<usize, u32> = HashMap::default();
-    for (nd, m) in node_cpus {
-        node_ids.insert(nd, spans.intern_owned(m));
-    }
+    // Span id of each node's active CPUs (NONE for a node without any).
+    let node_ids: Vec<u32> = node_cpus
+        .into_iter()
+        .map(|m| m.map_or(NONE, |m| spans.intern_owned(m)))
+        .collect();
+    let node_id = |nd: usize| node_ids.get(nd).copied().unwrap_or(NONE);
     if !sib.sched_numa_in_package {
         levels.push(plain("DIE", 0));
         let mut v = vec![NONE; n];
         for &c in cpus {
-            v[c] = node_ids[&node_of(c)];
+            v[c] = node_ids[node_of(c)];
         }
         ids.push(v);
     }
     let nodes: Vec<usize> = input.cpu_nodes.iter().collect();
-    let all_known = node_ids.keys().all(|nd| nodes.binary_search(nd).is_ok());
+    let all_known =
+        (0..nr_nodes).all(|nd| node_ids[nd] == NONE || nodes.binary_search(&nd).is_ok());
     let kept = spans.numa.take().filter(|c| c.nodes == nodes);
     let empty = spans.intern(&Bitmap::new(n));
     let numa = match kept {
@@ -496,25 +499,29 @@ fn level_masks(
                 overlap: j > 0,
                 numa_distance: d,
             });
-            let mut per_node: HashMap<usize, u32> = HashMap::default();
+            // Only nodes with active CPUs are looked up: holders beyond them are left out.
+            let mut per_node = vec![empty; nr_nodes];
             for (members, holders) in &numa.per_level[j] {
-                if !holders.iter().any(|h| node_ids.contains_key(h)) {
+                if !holders.iter().any(|&h| node_id(h) != NONE) {
                     continue;
                 }
                 let mut m = Bitmap::new(n);
-                for nb in members {
-                    if let Some(&s) = node_ids.get(nb) {
+                for &nb in members {
+                    let s = node_id(nb);
+                    if s != NONE {
                         m.or_assign(spans.get(s));
                     }
                 }
                 let id = spans.intern_owned(m);
                 for &h in holders {
-                    per_node.insert(h, id);
+                    if let Some(p) = per_node.get_mut(h) {
+                        *p = id;
+                    }
                 }
             }
             let mut v = vec![NONE; n];
             for &c in cpus {
-                v[c] = per_node.get(&node_of(c)).copied().unwrap_or(empty);
+                v[c] = per_node[node_of(c)];
             }
             ids.push(v);
         }
@@ -532,7 +539,7 @@ fn numa_levels_by_node(
     nodes: &[usize],
     dists: &[u32],
     matrix: &[u8],
-    node_ids: &HashMap<usize, u32>,
+    node_ids: &[u32],
     cpus: &[usize],
     empty: u32,
     levels: &mut Vec<Level>,
@@ -554,8 +561,8 @@ fn numa_levels_by_node(
         });
         // sched_domains_numa_masks[j][node], deduplicated by the set of nodes it covers.
         let mut by_set: HashMap<Vec<u64>, u32> = HashMap::default();
-        let mut per_node: HashMap<usize, u32> = HashMap::default();
-        for &nd in node_ids.keys() {
+        let mut per_node = vec![empty; node_ids.len()];
+        for nd in (0..node_ids.len()).filter(|&nd| node_ids[nd] != NONE) {
             let mut set = vec![0u64; nn.div_ceil(64)];
             match node_pos.get(&nd).copied() {
                 Some(a) => {
@@ -577,18 +584,18 @@ fn numa_levels_by_node(
                 let mut m = Bitmap::new(n);
                 for (b, &nb) in nodes.iter().enumerate() {
                     if set[b / 64] >> (b % 64) & 1 != 0 {
-                        if let Some(&s) = node_ids.get(&nb) {
+                        if let Some(&s) = node_ids.get(nb).filter(|&&s| s != NONE) {
                             m.or_assign(spans.get(s));
                         }
                     }
                 }
                 spans.intern(&m)
             });
-            per_node.insert(nd, id);
+            per_node[nd] = id;
         }
         let mut v = vec![NONE; n];
         for &c in cpus {
-            v[c] = per_node.get(&node_of(c)).copied().unwrap_or(empty);
+            v[c] = per_node[node_of(c)];
         }
         ids.push(v);
     }
@@ -659,16 +666,34 @@ fn build(
     let mut span_at = vec![vec![NONE; n]; levels.len()];
     let mut and_memo: HashMap<u32, u32> = HashMap::default();
     let mut fix_memo: HashMap<(u32, u32), Option<u32>> = HashMap::default();
+    // Neighbouring CPUs mostly have the same mask and child span: per level, the last
+    // (mask, child span) and its (span, fixed by the subset check).
+    let mut last_at: Vec<(u32, u32, u32, bool)> = vec![(NONE, NONE, NONE, false); levels.len()];
     for &c in &cpus {
         let mut child: Option<(u32, usize)> = None;
         for (li, l) in levels.iter().enumerate() {
             let m = mask_ids[li][c];
+            let cs = child.map_or(NONE, |(cs, _)| cs);
+            let (lm, lc, ls, lborken) = last_at[li];
+            if (lm, lc) == (m, cs) {
+                if lborken {
+                    let cl = child.map_or(0, |(_, cl)| cl);
+                    topology_borken(&mut out.warnings, levels[cl].name, l.name);
+                }
+                span_at[li][c] = ls;
+                child = Some((ls, li));
+                if ls == map_id {
+                    break;
+                }
+                continue;
+            }
             if insane[li].contains(&m) {
                 out.failed = true;
                 out.per_cpu.iter_mut().for_each(Vec::clear);
                 out.cache = BuildCache(Some(spans_box));
                 return out;
             }
+            let mut borken = false;
             let mut s = *and_memo.entry(m).or_insert_with(|| {
                 // Masks are mostly made of active CPUs: then the AND is the mask itself.
                 if spans.subset(m, map_id) {
@@ -685,14 +710,12 @@ fn build(
                     })
                 });
                 if let Some(f) = fixed {
-                    out.warnings.push("BUG: arch topology borken".to_string());
-                    out.warnings.push(format!(
-                        "     the {} domain not a subset of the {} domain",
-                        levels[cl].name, l.name
-                    ));
+                    topology_borken(&mut out.warnings, levels[cl].name, l.name);
                     s = f;
+                    borken = true;
                 }
             }
+            last_at[li] = (m, cs, s, borken);
             span_at[li][c] = s;
             child = Some((s, li));
             if s == map_id {
@@ -805,6 +828,12 @@ fn build(
     drop(gb);
     out.cache = BuildCache(Some(spans_box));
     out
+}
+
+/// build_sched_domain's complaint about a child domain not inside its parent.
+fn topology_borken(warnings: &mut Vec<String>, child: &str, parent: &str) {
+    warnings.push("BUG: arch topology borken".to_string());
+    warnings.push(format!("     the {child} domain not a subset of the {parent} domain"));
 }
 
 /// cpu_attach_domain's removal of degenerate parents, then of a degenerate base.

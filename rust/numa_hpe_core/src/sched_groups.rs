@@ -251,14 +251,6 @@ impl Chains {
     }
 }
 
-/// Walks span `id` from `start` upwards, wrapping (for_each_cpu_wrap).
-fn wrap_iter(spans: &Spans, id: u32, start: usize) -> impl Iterator<Item = usize> + '_ {
-    spans
-        .iter(id)
-        .filter(move |&i| i >= start)
-        .chain(spans.iter(id).take_while(move |&i| i < start))
-}
-
 /// First bit set in `span` and not in `covered` (word slices), in `from..limit`.
 fn next_uncovered(span: &[u64], covered: &[u64], from: usize, limit: usize) -> Option<usize> {
     let mut wi = from / 64;
@@ -301,6 +293,24 @@ pub(crate) struct GroupBuilder<'a> {
     /// Overlap walks: (level, span, own group, first uncovered CPU) -> groups.
     overlap: HashMap<(usize, u32, u32, usize), u32>,
     pub overlap_groups: Vec<Vec<GroupRef>>,
+    /// Per level, the last overlap walk looked up.
+    last_overlap: Vec<OverlapWalk>,
+}
+
+/// An overlap walk's key and result ([`GroupBuilder::overlap`]).
+#[derive(Clone, Copy)]
+struct OverlapWalk {
+    span: u32,
+    own: u32,
+    cpu: usize,
+    first_uncovered: usize,
+    id: u32,
+}
+
+impl Default for OverlapWalk {
+    fn default() -> Self {
+        OverlapWalk { span: NONE, own: NONE, cpu: 0, first_uncovered: 0, id: NONE }
+    }
 }
 
 impl<'a> GroupBuilder<'a> {
@@ -311,6 +321,7 @@ impl<'a> GroupBuilder<'a> {
             balance: HashMap::default(),
             overlap: HashMap::default(),
             overlap_groups: Vec::new(),
+            last_overlap: Vec::new(),
         }
     }
 
@@ -339,7 +350,9 @@ impl<'a> GroupBuilder<'a> {
         let mut cycle_of: Vec<u32> = Vec::new();
         let mut pos_tag: Vec<u32> = Vec::new();
         let mut pos_of: Vec<u32> = Vec::new();
-        let mut order: Vec<usize> = Vec::new();
+        // The span's members ascending, and the own group of each.
+        let mut members: Vec<usize> = Vec::new();
+        let mut own: Vec<u32> = Vec::new();
         let grow = |v: &mut Vec<u32>, id: u32| {
             if v.len() <= id as usize {
                 v.resize(id as usize + 1 + v.len() / 2, NONE);
@@ -357,17 +370,21 @@ impl<'a> GroupBuilder<'a> {
             let k = out.cycles.len() as u32;
             cycle_of[span as usize] = k;
             let start = out.groups.len();
-            // The last CPU of the span builds last: its order is the one left linked.
-            let mut last = c;
-            for i in self.spans.iter(span) {
-                if self.chains.at(level, i) == span {
-                    last = i;
-                }
-            }
-            order.clear();
-            order.extend(wrap_iter(self.spans, span, last));
-            for &i in &order {
+            members.clear();
+            members.extend(self.spans.iter(span));
+            // The last CPU of the span builds last: its order (for_each_cpu_wrap from it) is
+            // the one left linked.
+            let last = members
+                .iter()
+                .rev()
+                .find(|&&i| self.chains.at(level, i) == span)
+                .map_or(c, |&i| i);
+            let from = members.partition_point(|&i| i < last);
+            members.rotate_left(from);
+            own.clear();
+            for &i in &members {
                 let g = self.own_group(level, i);
+                own.push(g);
                 grow(&mut pos_tag, g);
                 grow(&mut pos_of, g);
                 if pos_tag[g as usize] != k {
@@ -377,9 +394,8 @@ impl<'a> GroupBuilder<'a> {
                 }
             }
             out.cycles.push((start as u32, (out.groups.len() - start) as u32));
-            for &i in &order {
+            for (&i, &g) in members.iter().zip(&own) {
                 if self.chains.at(level, i) == span {
-                    let g = self.own_group(level, i);
                     out.at[i] = (k, pos_of[g as usize]);
                 }
             }
@@ -424,6 +440,19 @@ impl<'a> GroupBuilder<'a> {
     pub fn overlap(&mut self, level: usize, cpu: usize) -> usize {
         let span = self.chains.at(level, cpu);
         let own = self.chains.child(level, cpu).unwrap_or(span);
+        // A later CPU with the same span and own group has the same first uncovered CPU
+        // when none lies between the two (its own group covers itself): no scan, no hash.
+        if self.last_overlap.len() <= level {
+            self.last_overlap.resize(level + 1, OverlapWalk::default());
+        }
+        let last = self.last_overlap[level];
+        if (last.span, last.own) == (span, own)
+            && last.cpu < cpu
+            && (last.first_uncovered > cpu || last.first_uncovered <= last.cpu)
+        {
+            self.last_overlap[level].cpu = cpu;
+            return last.id as usize;
+        }
         let (sb, ob) = (self.spans.get(span).words(), self.spans.get(own).words());
         // Only the span's non-zero words can hold an uncovered CPU.
         let (lo, hi) = self.spans.word_range(span);
@@ -431,7 +460,9 @@ impl<'a> GroupBuilder<'a> {
             .or_else(|| next_uncovered(sb, ob, lo * 64, hi * 64))
             .unwrap_or(usize::MAX);
         let key = (level, span, own, first_uncovered);
+        let walk = |id| OverlapWalk { span, own, cpu, first_uncovered, id };
         if let Some(&id) = self.overlap.get(&key) {
+            self.last_overlap[level] = walk(id);
             return id as usize;
         }
         // The walk only looks at the span's non-zero words; bit positions are relative to lo.
@@ -476,6 +507,7 @@ impl<'a> GroupBuilder<'a> {
         let id = self.overlap_groups.len();
         self.overlap_groups.push(groups);
         self.overlap.insert(key, id as u32);
+        self.last_overlap[level] = walk(id as u32);
         id
     }
 }

@@ -31,18 +31,18 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-#[test]
-#[ignore = "timing; run with --release"]
-fn build_8192_cpus_1024_nodes() {
-    let ids: Vec<CpuIds> = (0..CPUS)
+/// QEMU-style ids for CPUS CPUs on `nodes` nodes: one package per node, 2 threads per core.
+fn qemu_ids(nodes: usize) -> Vec<CpuIds> {
+    let per = CPUS / nodes;
+    (0..CPUS)
         .map(|c| {
             let apic = c as u32;
-            let (llc_id, l2c_id) = CpuIds::qemu_cache_ids(apic, 2, 4);
-            let node = (c / 8) as u32;
+            let (llc_id, l2c_id) = CpuIds::qemu_cache_ids(apic, 2, per as u32 / 2);
+            let node = (c / per) as u32;
             CpuIds {
                 apic_id: apic,
                 package: node,
-                core: (c as u32 / 2) % 4,
+                core: (c % per) as u32 / 2,
                 thread: c as u32 % 2,
                 llc_id,
                 l2c_id,
@@ -50,19 +50,29 @@ fn build_8192_cpus_1024_nodes() {
                 ..Default::default()
             }
         })
-        .collect();
-    // Boot: set_cpu_sibling_map for every CPU in order (the caller's clones not timed).
+        .collect()
+}
+
+/// Boot: set_cpu_sibling_map for every CPU in order; the time spent in it.
+fn boot_siblings(ids: &[CpuIds]) -> (SiblingMaps, Duration) {
     let mut sib = SiblingMaps::new(CPUS);
     let mut online = Bitmap::new(CPUS);
     let mut warn = Vec::new();
-    let mut sib_t = Duration::ZERO;
+    let t = Instant::now();
     for c in 0..CPUS {
-        let t = Instant::now();
-        sib.set_cpu_sibling_map(c, &ids, &online, &mut warn);
-        sib_t += t.elapsed();
+        sib.set_cpu_sibling_map(c, ids, &online, &mut warn);
         online.set(c);
     }
     sib.smp_cpus_done();
+    (sib, t.elapsed())
+}
+
+#[test]
+#[ignore = "timing; run with --release"]
+fn build_8192_cpus_1024_nodes() {
+    let ids = qemu_ids(NODES);
+    let (mut sib, sib_t) = boot_siblings(&ids);
+    let mut warn = Vec::new();
     for c in (0..CPUS).step_by(97) {
         let core = Bitmap::from_bits(CPUS, [c & !1, c | 1]);
         let pkg = Bitmap::from_bits(CPUS, (c & !7)..(c & !7) + 8);
@@ -171,34 +181,9 @@ fn build_8192_cpus_1024_nodes() {
 #[ignore = "timing; run with --release"]
 fn build_8192_cpus_4_nodes() {
     const N: usize = 4;
-    let per = CPUS / N;
-    let ids: Vec<CpuIds> = (0..CPUS)
-        .map(|c| {
-            let apic = c as u32;
-            let (llc_id, l2c_id) = CpuIds::qemu_cache_ids(apic, 2, per as u32 / 2);
-            let node = (c / per) as u32;
-            CpuIds {
-                apic_id: apic,
-                package: node,
-                core: (c % per) as u32 / 2,
-                thread: c as u32 % 2,
-                llc_id,
-                l2c_id,
-                node,
-                ..Default::default()
-            }
-        })
-        .collect();
-    let t0 = Instant::now();
-    let mut sib = SiblingMaps::new(CPUS);
-    let mut online = Bitmap::new(CPUS);
+    let ids = qemu_ids(N);
+    let (mut sib, sib_t) = boot_siblings(&ids);
     let mut warn = Vec::new();
-    for c in 0..CPUS {
-        sib.set_cpu_sibling_map(c, &ids, &online, &mut warn);
-        online.set(c);
-    }
-    sib.smp_cpus_done();
-    let sib_t = t0.elapsed();
     let cpu_node: Vec<u32> = ids.iter().map(|i| i.node).collect();
     let nodes = Bitmap::from_bits(N, 0..N);
     let dist = |a: usize, b: usize| if a == b { 10 } else { 20 };

@@ -100,6 +100,15 @@ def test_non_kernel_entry_names_are_enoent(machine: numa_hpe.Machine, path: str)
     assert e.value.errno == errno.ENOENT
 
 
+def test_walk_through_a_file_is_enotdir(machine: numa_hpe.Machine) -> None:
+    """A file in the middle of a path is ENOTDIR for reads and writes, also behind a link."""
+    for path in (f"{SYS}/cpu/online/x", f"{SYS}/node/node0/cpu1/online/x"):
+        with pytest.raises(OSError) as e:
+            machine.read(path)
+        assert e.value.errno == errno.ENOTDIR and path in str(e.value)
+        assert _write_errno(machine, path, "1\n").errno == errno.ENOTDIR
+
+
 def test_node_links_resolve_without_listing(machine: numa_hpe.Machine) -> None:
     """``nodeN/cpuM`` and ``nodeN/memoryB`` exist exactly for the node's CPUs and blocks."""
     listed = set(machine.listdir(f"{SYS}/node/node0"))

@@ -112,55 +112,55 @@ impl Machine {
         Some(files.into_iter().find(|(n, _)| n == name).map(|(_, k)| k))
     }
 
-    /// `path` with every symlink before its last component replaced by the link's target, as a
-    /// path walk does (`node0/cpu1/online` is `cpu/cpu1/online`), and the last one too when
-    /// `follow_last`; the path itself when there is none.
-    fn follow_links<'p>(&self, path: &'p str, follow_last: bool) -> Result<Cow<'p, str>> {
-        let c = components(path)?;
-        let mut walked: Vec<&str> = Vec::with_capacity(c.len());
-        for (i, name) in c.iter().enumerate() {
-            walked.push(name);
-            if i + 1 == c.len() && !follow_last {
-                break;
-            }
-            if let Some(Kind::Link(target)) = self.kind_of(&walked) {
-                walked.pop();
-                let mut resolved: Vec<String> = walked.iter().map(|s| (*s).to_string()).collect();
-                for part in target.split('/') {
-                    match part {
-                        ".." => {
-                            resolved.pop();
-                        }
-                        "" | "." => {}
-                        p => resolved.push(p.to_string()),
-                    }
+    /// The path walk: `path` with every symlink before its last component replaced by the
+    /// link's target (`node0/cpu1/online` is `cpu/cpu1/online`), and the last one too when
+    /// `follow_last`. ENOENT / ENOTDIR, naming `path`, when a component before the last is
+    /// missing or a file.
+    fn walk<'p>(&self, path: &'p str, follow_last: bool) -> Result<Cow<'p, str>> {
+        let mut resolved = Cow::Borrowed(path);
+        // Each round splices one link; sysfs links point at real directories, never at links,
+        // so the walk ends.
+        loop {
+            let c = components(&resolved)?;
+            let mut spliced = None;
+            for i in 0..c.len() {
+                let last = i + 1 == c.len();
+                if last && !follow_last {
+                    break;
                 }
-                resolved.extend(c[i + 1..].iter().map(|s| (*s).to_string()));
-                // The rest may hold links of its own (bounded: sysfs links point at directories).
-                return self.follow_links(&format!("/{}", resolved.join("/")), follow_last).map(|p| Cow::Owned(p.into_owned()));
+                match self.kind_of(&c[..=i]) {
+                    Some(Kind::Dir) => {}
+                    Some(Kind::Link(target)) => {
+                        let mut parts: Vec<&str> = c[..i].to_vec();
+                        for part in target.split('/') {
+                            match part {
+                                ".." => {
+                                    parts.pop();
+                                }
+                                "" | "." => {}
+                                p => parts.push(p),
+                            }
+                        }
+                        parts.extend(&c[i + 1..]);
+                        spliced = Some(format!("/{}", parts.join("/")));
+                        break;
+                    }
+                    _ if last => {}
+                    Some(_) => return err(Errno::ENOTDIR, format!("{path}: not a directory")),
+                    None => return err(Errno::ENOENT, format!("{path}: no such file or directory")),
+                }
+            }
+            match spliced {
+                Some(p) => resolved = Cow::Owned(p),
+                None => return Ok(resolved),
             }
         }
-        Ok(Cow::Borrowed(path))
-    }
-
-    /// Resolve the parent directory of a file path; ENOENT when it does not exist.
-    fn parent_kind(&self, path: &str, c: &[&str]) -> Result<()> {
-        let parent = &c[..c.len().saturating_sub(1)];
-        for i in 1..=parent.len() {
-            match self.kind_of(&parent[..i]) {
-                Some(Kind::Dir) => {}
-                Some(_) => return err(Errno::ENOTDIR, format!("{path}: not a directory")),
-                None => return err(Errno::ENOENT, format!("{path}: no such file or directory")),
-            }
-        }
-        Ok(())
     }
 
     /// Read a file (or a symlink's target file) whole.
     pub fn read(&self, path: &str) -> Result<String> {
-        let resolved = self.follow_links(path, false)?;
+        let resolved = self.walk(path, false)?;
         let c = components(&resolved)?;
-        self.parent_kind(path, &c)?;
         match self.kind_of(&c) {
             None => err(Errno::ENOENT, format!("{path}: no such file or directory")),
             Some(Kind::Dir) => err(Errno::EISDIR, format!("{path}: is a directory")),
@@ -178,9 +178,8 @@ impl Machine {
 
     /// Write `data` to a file as `open(O_WRONLY)` + one `write()`; returns the byte count.
     pub fn write(&mut self, path: &str, data: &[u8]) -> Result<usize> {
-        let resolved = self.follow_links(path, false)?.into_owned();
+        let resolved = self.walk(path, false)?.into_owned();
         let c = components(&resolved)?;
-        self.parent_kind(path, &c)?;
         match self.kind_of(&c) {
             None => err(Errno::EACCES, format!("{path}: permission denied (no such attribute)")),
             Some(Kind::Dir) => err(Errno::EISDIR, format!("{path}: is a directory")),
@@ -200,7 +199,7 @@ impl Machine {
 
     /// Directory entries, sorted by name.
     pub fn list_dir(&self, path: &str) -> Result<Vec<String>> {
-        let resolved = self.follow_links(path, true)?;
+        let resolved = self.walk(path, true)?;
         let c = components(&resolved)?;
         match self.kind_of(&c) {
             Some(Kind::Dir) => {}

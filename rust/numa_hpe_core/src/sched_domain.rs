@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::bitmap::Bitmap;
 use crate::cpu_topology::{CpuMasks, SiblingMaps};
+use crate::node::{DistanceTable, REMOTE_DISTANCE};
 use crate::sched_groups::{Chains, GroupBuilder, GroupRef, HashMap, PlainLevel, Spans, NONE};
 
 pub use crate::sched_debug::{rebuild_lines, DEBUGFS_ATTRS};
@@ -70,7 +71,60 @@ pub struct SchedInput<'a> {
     /// N_CPU: nodes with online CPUs (sched_init_numa's node set).
     pub cpu_nodes: &'a Bitmap,
     /// node_distance(a, b).
-    pub distance: &'a dyn Fn(usize, usize) -> u32,
+    pub distance: &'a dyn NodeDistance,
+}
+
+/// `node_distance()` as sched_init_numa reads it: any `Fn(usize, usize) -> u32` (tests hand
+/// in tables the kernel's `numa_distance[]` cannot hold), or the machine's [`DistanceTable`],
+/// which gives whole rows without a call per entry.
+pub trait NodeDistance {
+    fn distance(&self, a: usize, b: usize) -> u32;
+
+    /// The distances from `a` to each node of `to`, into `out` (same length); false when one
+    /// is outside 10..=255, which sched_init_numa cannot use.
+    fn row(&self, a: usize, to: &[usize], out: &mut [u8]) -> bool {
+        let mut valid = true;
+        for (&b, o) in to.iter().zip(out.iter_mut()) {
+            let d = self.distance(a, b);
+            valid &= d.wrapping_sub(10) < 246;
+            *o = d as u8;
+        }
+        valid
+    }
+}
+
+impl<F: Fn(usize, usize) -> u32> NodeDistance for F {
+    fn distance(&self, a: usize, b: usize) -> u32 {
+        self(a, b)
+    }
+}
+
+impl NodeDistance for DistanceTable {
+    fn distance(&self, a: usize, b: usize) -> u32 {
+        self.get(a, b)
+    }
+
+    fn row(&self, a: usize, to: &[usize], out: &mut [u8]) -> bool {
+        let Some(row) = DistanceTable::row(self, a) else {
+            // Outside the table: 10 local, 20 remote, all valid.
+            for (&b, o) in to.iter().zip(out.iter_mut()) {
+                *o = self.get(a, b) as u8;
+            }
+            return true;
+        };
+        // `to` ascends (a node mask): consecutive ids inside the table are one slice copy.
+        match (to.first(), to.last()) {
+            (Some(&lo), Some(&hi)) if hi - lo + 1 == to.len() && hi < row.len() => {
+                out.copy_from_slice(&row[lo..=hi]);
+            }
+            _ => {
+                for (&b, o) in to.iter().zip(out.iter_mut()) {
+                    *o = row.get(b).copied().unwrap_or(REMOTE_DISTANCE as u8);
+                }
+            }
+        }
+        out.iter().fold(u8::MAX, |m, &d| m.min(d)) >= 10
+    }
 }
 
 /// One domain level of one CPU after degeneration.
@@ -246,27 +300,25 @@ struct Level {
     numa_distance: u32,
 }
 
-/// sched_init_numa's sorted distinct distances over `nodes`, or None when one is invalid.
-fn numa_distances(
-    nodes: &[usize],
-    dist: &dyn Fn(usize, usize) -> u32,
-) -> Option<(Vec<u32>, Vec<u8>)> {
+/// The distance matrix over `nodes`, or None when one is invalid.
+fn numa_distances(nodes: &[usize], dist: &dyn NodeDistance) -> Option<Vec<u8>> {
     let n = nodes.len();
     let mut matrix = vec![0u8; n * n];
-    let mut seen = [false; 256];
-    // Row by row, without index arithmetic: this reads n^2 distances on every full build.
     for (&na, row) in nodes.iter().zip(matrix.chunks_exact_mut(n.max(1))) {
-        for (&nb, m) in nodes.iter().zip(row.iter_mut()) {
-            let d = dist(na, nb);
-            if d.wrapping_sub(10) >= 246 {
-                return None;
-            }
-            seen[d as u8 as usize] = true;
-            *m = d as u8;
+        if !dist.row(na, nodes, row) {
+            return None;
         }
     }
-    let levels = (0..256u32).filter(|&d| seen[d as usize]).collect();
-    Some((levels, matrix))
+    Some(matrix)
+}
+
+/// sched_init_numa's sorted distinct distances of a matrix (sched_domains_numa_distance).
+fn distinct_distances(matrix: &[u8]) -> Vec<u32> {
+    let mut seen = [false; 256];
+    for &d in matrix {
+        seen[usize::from(d)] = true;
+    }
+    (0..256u32).filter(|&d| seen[d as usize]).collect()
 }
 
 /// sched_domains_numa_masks as node sets: per distance level, the distinct sets of nodes
@@ -281,7 +333,8 @@ pub(crate) struct NumaSets {
 }
 
 impl NumaSets {
-    fn new(nodes: Vec<usize>, matrix: Vec<u8>, dists: Vec<u32>) -> Self {
+    fn new(nodes: Vec<usize>, matrix: Vec<u8>) -> Self {
+        let dists = distinct_distances(&matrix);
         let nn = nodes.len();
         let per_level = dists
             .iter()
@@ -463,11 +516,11 @@ fn level_masks(
         // distances are still those (no n^2 distance reads).
         Some(c) if trust_distances && all_known => c,
         kept => {
-            let Some((dists, matrix)) = numa_distances(&nodes, input.distance) else {
+            let Some(matrix) = numa_distances(&nodes, input.distance) else {
                 return (levels, ids);
             };
             if !all_known {
-                numa_levels_by_node(input, spans, &nodes, &dists, &matrix, &node_ids, cpus, empty, &mut levels, &mut ids);
+                numa_levels_by_node(input, spans, &nodes, &distinct_distances(&matrix), &matrix, &node_ids, cpus, empty, &mut levels, &mut ids);
                 return (levels, ids);
             }
             // The node sets of the last build (of any machine): reused when the CPU nodes and
@@ -481,7 +534,7 @@ fn level_masks(
                     match last.as_ref().filter(|c| same(c)) {
                         Some(c) => Arc::clone(c),
                         None => {
-                            let c = Arc::new(NumaSets::new(nodes, matrix, dists));
+                            let c = Arc::new(NumaSets::new(nodes, matrix));
                             *last = Some(Arc::clone(&c));
                             c
                         }
@@ -574,7 +627,7 @@ fn numa_levels_by_node(
                 }
                 None => {
                     for (b, &nb) in nodes.iter().enumerate() {
-                        if (input.distance)(nd, nb) <= d {
+                        if input.distance.distance(nd, nb) <= d {
                             set[b / 64] |= 1 << (b % 64);
                         }
                     }

@@ -248,7 +248,6 @@ impl Machine {
 
     fn rebuild_sched_domains_with(&mut self, old_active: Option<&Bitmap>, cpu_change: bool) {
         let mut sd = std::mem::take(&mut self.sched);
-        let dist = |a: usize, b: usize| self.numa.distance.get(a, b);
         let mut cpu_nodes = Bitmap::new(MAX_NUMNODES as usize);
         for cpu in self.cpus.online.iter() {
             cpu_nodes.set(self.cpus.node[cpu] as usize);
@@ -259,7 +258,7 @@ impl Machine {
             siblings: &self.cpus.siblings,
             cpu_node: &self.cpus.node,
             cpu_nodes: &cpu_nodes,
-            distance: &dist,
+            distance: &self.numa.distance,
         };
         if cpu_change {
             sd.rebuild_after_cpu_change(&input);

@@ -18,6 +18,18 @@ impl Bitmap {
         Bitmap { words: vec![0; nbits.div_ceil(64)], nbits }
     }
 
+    /// A bitmap of `nbits` bits from its words (missing ones zero, bits past `nbits` dropped).
+    #[must_use]
+    pub fn from_words(nbits: usize, mut words: Vec<u64>) -> Self {
+        words.resize(nbits.div_ceil(64), 0);
+        if nbits % 64 != 0 {
+            if let Some(last) = words.last_mut() {
+                *last &= (1u64 << (nbits % 64)) - 1;
+            }
+        }
+        Bitmap { words, nbits }
+    }
+
     /// A bitmap with the given bits set; bits >= nbits are ignored.
     pub fn from_bits(nbits: usize, bits: impl IntoIterator<Item = usize>) -> Self {
         let mut b = Bitmap::new(nbits);
@@ -310,6 +322,14 @@ fn bad_list(s: &str) -> crate::error::HpeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_words_pads_and_drops_bits_past_nbits() {
+        let b = Bitmap::from_words(70, vec![0b101]);
+        assert_eq!(b, Bitmap::from_bits(70, [0, 2]));
+        let b = Bitmap::from_words(66, vec![1, 0b111, 9]);
+        assert_eq!(b, Bitmap::from_bits(66, [0, 64, 65]));
+    }
 
     #[test]
     fn list_format() {

@@ -341,16 +341,19 @@ impl NumaSets {
             .map(|&d| {
                 let mut by_set: HashMap<Vec<u64>, usize> = HashMap::default();
                 let mut groups: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
-                for a in 0..nn {
-                    let mut set = vec![0u64; nn.div_ceil(64)];
-                    for b in 0..nn {
-                        if u32::from(matrix[a * nn + b]) <= d {
-                            set[b / 64] |= 1 << (b % 64);
-                        }
-                    }
+                for (a, row) in matrix.chunks_exact(nn.max(1)).enumerate().take(nn) {
+                    // 64 comparisons per word, branch-free (this runs n^2 times per level).
+                    let set: Vec<u64> = row
+                        .chunks(64)
+                        .map(|ch| {
+                            ch.iter()
+                                .enumerate()
+                                .fold(0u64, |w, (k, &x)| w | u64::from(u32::from(x) <= d) << k)
+                        })
+                        .collect();
                     let gi = *by_set.entry(set).or_insert_with_key(|set| {
-                        let members = (0..nn)
-                            .filter(|&b| set[b / 64] >> (b % 64) & 1 != 0)
+                        let members = Bitmap::from_words(nn, set.clone())
+                            .iter()
                             .map(|b| nodes[b])
                             .collect();
                         groups.push((members, Vec::new()));

@@ -67,24 +67,40 @@ pub(crate) struct Spans {
     shared_ids: HashMap<usize, (Arc<Bitmap>, u32)>,
 }
 
-/// Hash of the non-zero word range (cheap for the small masks of the low levels).
-fn span_key(b: &Bitmap) -> (u64, usize, usize) {
-    let w = b.words();
-    let lo = w.iter().position(|&x| x != 0).unwrap_or(w.len());
-    let hi = w.iter().rposition(|&x| x != 0).map_or(lo, |i| i + 1);
+/// A span's table key: hash of its non-zero word range `lo..hi`, and that range.
+type SpanKey = (u64, usize, usize);
+
+/// The key of a mask whose non-zero words are `w`, starting at word `lo`.
+fn range_key(lo: usize, w: &[u64]) -> SpanKey {
+    let hi = lo + w.len();
     let mut h = (lo as u64) << 32 ^ hi as u64;
-    for &x in &w[lo..hi] {
+    for &x in w {
         h = (h ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
     }
     (h, lo, hi)
 }
 
+/// The key of `b` (cheap for the small masks of the low levels).
+fn span_key(b: &Bitmap) -> SpanKey {
+    let w = b.words();
+    let lo = w.iter().position(|&x| x != 0).unwrap_or(w.len());
+    let hi = w.iter().rposition(|&x| x != 0).map_or(lo, |i| i + 1);
+    range_key(lo, &w[lo..hi])
+}
+
 impl Spans {
     /// An empty table for masks of `nbits` bits.
     pub fn new(nbits: usize) -> Self {
+        // A build interns about two spans per CPU (singletons, SMT, balance masks).
+        let cap = 2 * nbits + 64;
         Spans {
             nbits,
             singles: vec![NONE; nbits],
+            bits: Vec::with_capacity(cap),
+            weight: Vec::with_capacity(cap),
+            range: Vec::with_capacity(cap),
+            index: HashMap::with_capacity_and_hasher(cap, BuildHasherDefault::default()),
+            next: Vec::with_capacity(cap),
             ..Default::default()
         }
     }
@@ -99,7 +115,18 @@ impl Spans {
         match self.singles.get(cpu) {
             Some(&id) if id != NONE => id,
             _ => {
-                let id = self.intern_owned(Bitmap::from_bits(self.nbits, [cpu]));
+                let b = Bitmap::from_bits(self.nbits, [cpu]);
+                // The key without scanning the mask for its non-zero word.
+                let id = match b.words().get(cpu / 64) {
+                    Some(w) => {
+                        let key = range_key(cpu / 64, std::slice::from_ref(w));
+                        match self.find_keyed(&b, key) {
+                            Ok(id) => id,
+                            Err(key) => self.push(key, Arc::new(b)),
+                        }
+                    }
+                    None => self.intern_owned(b),
+                };
                 if let Some(s) = self.singles.get_mut(cpu) {
                     *s = id;
                 }
@@ -146,13 +173,18 @@ impl Spans {
     pub fn intern_owned(&mut self, b: Bitmap) -> u32 {
         match self.find(&b) {
             Ok(id) => id,
-            Err(h) => self.push(h, Arc::new(b)),
+            Err(key) => self.push(key, Arc::new(b)),
         }
     }
 
-    /// Id of `b` or the hash to add it under.
-    fn find(&self, b: &Bitmap) -> std::result::Result<u32, u64> {
-        let (h, lo, hi) = span_key(b);
+    /// Id of `b` or the key to add it under.
+    fn find(&self, b: &Bitmap) -> std::result::Result<u32, SpanKey> {
+        self.find_keyed(b, span_key(b))
+    }
+
+    /// [`Spans::find`] with `b`'s key already known.
+    fn find_keyed(&self, b: &Bitmap, key: SpanKey) -> std::result::Result<u32, SpanKey> {
+        let (h, lo, hi) = key;
         let mut id = self.index.get(&h).copied().unwrap_or(NONE);
         while id != NONE {
             let o = self.bits[id as usize].words();
@@ -165,18 +197,17 @@ impl Spans {
             }
             id = self.next[id as usize];
         }
-        Err(h)
+        Err(key)
     }
 
     fn intern_with(&mut self, b: &Bitmap, make: impl FnOnce() -> Arc<Bitmap>) -> u32 {
         match self.find(b) {
             Ok(id) => id,
-            Err(h) => self.push(h, make()),
+            Err(key) => self.push(key, make()),
         }
     }
 
-    fn push(&mut self, h: u64, b: Arc<Bitmap>) -> u32 {
-        let (_, lo, hi) = span_key(&b);
+    fn push(&mut self, (h, lo, hi): SpanKey, b: Arc<Bitmap>) -> u32 {
         let id = self.bits.len() as u32;
         self.range.push((lo as u32, hi as u32));
         self.weight

@@ -718,68 +718,14 @@ fn build(
         })
         .collect();
 
-    // build_sched_domain for each CPU, bottom-up, stopping at the level spanning cpu_map.
-    let mut span_at = vec![vec![NONE; n]; levels.len()];
-    let mut and_memo: HashMap<u32, u32> = HashMap::default();
-    let mut fix_memo: HashMap<(u32, u32), Option<u32>> = HashMap::default();
-    // Neighbouring CPUs mostly have the same mask and child span: per level, the last
-    // (mask, child span) and its (span, fixed by the subset check).
-    let mut last_at: Vec<(u32, u32, u32, bool)> = vec![(NONE, NONE, NONE, false); levels.len()];
-    for &c in &cpus {
-        let mut child: Option<(u32, usize)> = None;
-        for (li, l) in levels.iter().enumerate() {
-            let m = mask_ids[li][c];
-            let cs = child.map_or(NONE, |(cs, _)| cs);
-            let (lm, lc, ls, lborken) = last_at[li];
-            if (lm, lc) == (m, cs) {
-                if lborken {
-                    let cl = child.map_or(0, |(_, cl)| cl);
-                    topology_borken(&mut out.warnings, levels[cl].name, l.name);
-                }
-                span_at[li][c] = ls;
-                child = Some((ls, li));
-                if ls == map_id {
-                    break;
-                }
-                continue;
-            }
-            if insane[li].contains(&m) {
-                out.failed = true;
-                out.per_cpu.iter_mut().for_each(Vec::clear);
-                out.cache = BuildCache(Some(spans_box));
-                return out;
-            }
-            let mut borken = false;
-            let mut s = *and_memo.entry(m).or_insert_with(|| {
-                // Masks are mostly made of active CPUs: then the AND is the mask itself.
-                if spans.subset(m, map_id) {
-                    return m;
-                }
-                let b = spans.get(m).and(&cpu_map);
-                spans.intern(&b)
-            });
-            if let Some((cs, cl)) = child {
-                let fixed = *fix_memo.entry((cs, s)).or_insert_with(|| {
-                    (!spans.subset(cs, s)).then(|| {
-                        let b = spans.get(s).or(spans.get(cs));
-                        spans.intern(&b)
-                    })
-                });
-                if let Some(f) = fixed {
-                    topology_borken(&mut out.warnings, levels[cl].name, l.name);
-                    s = f;
-                    borken = true;
-                }
-            }
-            last_at[li] = (m, cs, s, borken);
-            span_at[li][c] = s;
-            child = Some((s, li));
-            if s == map_id {
-                break;
-            }
-        }
-    }
-    let chains = Chains { span_at };
+    let Some(chains) =
+        raw_chains(&levels, &mask_ids, &insane, spans, &cpus, &cpu_map, map_id, &mut out.warnings)
+    else {
+        out.failed = true;
+        out.per_cpu.iter_mut().for_each(Vec::clear);
+        out.cache = BuildCache(Some(spans_box));
+        return out;
+    };
     let params: Vec<(u32, u32, u32)> = levels.iter().map(sd_params).collect();
     let mut gb = GroupBuilder::new(spans, &chains);
     let plain: Vec<Option<PlainLevel>> = levels
@@ -787,7 +733,8 @@ fn build(
         .enumerate()
         .map(|(li, l)| (!l.overlap).then(|| gb.plain_level(li, &cpus)))
         .collect();
-    let mut memo: HashMap<(usize, u32, u32, Variant, u32), Arc<SchedDomain>> = HashMap::default();
+    let mut memo: HashMap<(usize, u32, u32, Variant, u32), Arc<SchedDomain>> =
+        HashMap::with_capacity_and_hasher(2 * cpus.len(), Default::default());
     // Neighbouring CPUs mostly share their upper domains: the last key and domain per position.
     let mut last: Vec<Option<((usize, u32, u32, Variant, u32), Arc<SchedDomain>)>> =
         vec![None; levels.len()];
@@ -884,6 +831,81 @@ fn build(
     drop(gb);
     out.cache = BuildCache(Some(spans_box));
     out
+}
+
+/// build_sched_domain for each CPU, bottom-up, stopping at the level spanning cpu_map: the
+/// raw chains, or None when `topology_span_sane` fails.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn raw_chains(
+    levels: &[Level],
+    mask_ids: &[Vec<u32>],
+    insane: &[Vec<u32>],
+    spans: &mut Spans,
+    cpus: &[usize],
+    cpu_map: &Bitmap,
+    map_id: u32,
+    warnings: &mut Vec<String>,
+) -> Option<Chains> {
+    let n = spans.nbits;
+    let mut span_at = vec![vec![NONE; n]; levels.len()];
+    let mut and_memo: HashMap<u32, u32> = HashMap::default();
+    let mut fix_memo: HashMap<(u32, u32), Option<u32>> = HashMap::default();
+    // Neighbouring CPUs mostly have the same mask and child span: per level, the last
+    // (mask, child span) and its (span, fixed by the subset check).
+    let mut last_at: Vec<(u32, u32, u32, bool)> = vec![(NONE, NONE, NONE, false); levels.len()];
+    for &c in cpus {
+        let mut child: Option<(u32, usize)> = None;
+        for (li, l) in levels.iter().enumerate() {
+            let m = mask_ids[li][c];
+            let cs = child.map_or(NONE, |(cs, _)| cs);
+            let (lm, lc, ls, lborken) = last_at[li];
+            if (lm, lc) == (m, cs) {
+                if lborken {
+                    let cl = child.map_or(0, |(_, cl)| cl);
+                    topology_borken(warnings, levels[cl].name, l.name);
+                }
+                span_at[li][c] = ls;
+                child = Some((ls, li));
+                if ls == map_id {
+                    break;
+                }
+                continue;
+            }
+            if insane[li].contains(&m) {
+                return None;
+            }
+            let mut borken = false;
+            let mut s = *and_memo.entry(m).or_insert_with(|| {
+                // Masks are mostly made of active CPUs: then the AND is the mask itself.
+                if spans.subset(m, map_id) {
+                    return m;
+                }
+                let b = spans.get(m).and(&cpu_map);
+                spans.intern(&b)
+            });
+            if let Some((cs, cl)) = child {
+                let fixed = *fix_memo.entry((cs, s)).or_insert_with(|| {
+                    (!spans.subset(cs, s)).then(|| {
+                        let b = spans.get(s).or(spans.get(cs));
+                        spans.intern(&b)
+                    })
+                });
+                if let Some(f) = fixed {
+                    topology_borken(warnings, levels[cl].name, l.name);
+                    s = f;
+                    borken = true;
+                }
+            }
+            last_at[li] = (m, cs, s, borken);
+            span_at[li][c] = s;
+            child = Some((s, li));
+            if s == map_id {
+                break;
+            }
+        }
+    }
+    Some(Chains { span_at })
 }
 
 /// build_sched_domain's complaint about a child domain not inside its parent.

@@ -693,7 +693,12 @@ fn build(
     let mut cpu_map = input.active.clone();
     cpu_map.resize(n);
     let cpus: Vec<usize> = cpu_map.iter().collect();
-    per_cpu.iter_mut().for_each(Vec::clear);
+    // The active CPUs' previous domains stay until attach_domains, which reuses equal ones.
+    for (c, list) in per_cpu.iter_mut().enumerate() {
+        if !cpu_map.test(c) {
+            list.clear();
+        }
+    }
     let mut out = SchedDomains {
         per_cpu,
         span: cpu_map.clone(),
@@ -726,13 +731,31 @@ fn build(
         out.cache = BuildCache(Some(spans_box));
         return out;
     };
-    let params: Vec<(u32, u32, u32)> = levels.iter().map(sd_params).collect();
     let mut gb = GroupBuilder::new(spans, &chains);
     let plain: Vec<Option<PlainLevel>> = levels
         .iter()
         .enumerate()
         .map(|(li, l)| (!l.overlap).then(|| gb.plain_level(li, &cpus)))
         .collect();
+    attach_domains(&levels, &mask_ids, &mut gb, &plain, &cpus, &mut out.per_cpu);
+    drop(gb);
+    out.cache = BuildCache(Some(spans_box));
+    out
+}
+
+/// The attached domains of every CPU: its raw chain (groups from `gb` / `plain`) after
+/// cpu_attach_domain's degeneration, equal domains shared.
+#[inline(never)] // out of line: profiles show the phases of a build apart
+fn attach_domains(
+    levels: &[Level],
+    mask_ids: &[Vec<u32>],
+    gb: &mut GroupBuilder<'_>,
+    plain: &[Option<PlainLevel>],
+    cpus: &[usize],
+    per_cpu: &mut [Vec<Arc<SchedDomain>>],
+) {
+    let chains = gb.chains;
+    let params: Vec<(u32, u32, u32)> = levels.iter().map(sd_params).collect();
     let mut memo: HashMap<(usize, u32, u32, Variant, u32), Arc<SchedDomain>> =
         HashMap::with_capacity_and_hasher(2 * cpus.len(), Default::default());
     // Neighbouring CPUs mostly share their upper domains: the last key and domain per position.
@@ -744,7 +767,8 @@ fn build(
         .map(|p| p.as_ref().map_or_else(Vec::new, |p| vec![None; p.cycles.len()]))
         .collect();
     let mut overlap_cycles: HashMap<u32, Arc<[SchedGroup]>> = HashMap::default();
-    for &c in &cpus {
+    let mut fresh: Vec<Arc<SchedDomain>> = Vec::with_capacity(levels.len());
+    for &c in cpus {
         keep.clear();
         for (li, pl) in plain.iter().enumerate() {
             let s = chains.span_at[li][c];
@@ -771,14 +795,13 @@ fn build(
             });
         }
         degenerate(&mut keep);
-        let list = &mut out.per_cpu[c];
-        list.reserve(keep.len());
+        fresh.clear();
         for (p, r) in keep.iter().enumerate() {
             let mask_w = gb.spans.weight[mask_ids[r.level][c] as usize];
             let key = (r.level, r.span, r.flags, r.groups, mask_w);
             if let Some((k, d)) = &last[p] {
                 if *k == key {
-                    list.push(Arc::clone(d));
+                    fresh.push(Arc::clone(d));
                     continue;
                 }
             }
@@ -786,57 +809,86 @@ fn build(
                 Arc::clone(d)
             } else {
                 let sp = &gb.spans;
-                let mk = |g: &GroupRef| SchedGroup {
-                    span: Arc::clone(&sp.bits[g.span as usize]),
-                    mask: Arc::clone(&sp.bits[g.mask as usize]),
-                    capacity: SCHED_CAPACITY_SCALE * u64::from(sp.weight[g.span as usize]),
-                };
-                let groups = match r.groups {
-                    Variant::Overlap(id) => {
-                        let cyc = overlap_cycles.entry(id).or_insert_with(|| {
-                            gb.overlap_groups[id as usize].iter().map(mk).collect()
-                        });
-                        Groups::new(Arc::clone(cyc), 0)
-                    }
-                    Variant::Plain(k, pos) => {
-                        let cyc = plain_cycles[r.level][k as usize].get_or_insert_with(|| {
-                            let pl = plain[r.level].as_ref().expect("plain level");
-                            pl.cycle(k)
-                                .iter()
-                                .map(|&g| mk(&GroupRef { span: g, mask: g }))
-                                .collect()
-                        });
-                        Groups::new(Arc::clone(cyc), pos as usize)
-                    }
-                };
                 let (_, imb, nice) = params[r.level];
-                let d = Arc::new(SchedDomain {
-                    name: levels[r.level].name,
-                    span: Arc::clone(&sp.bits[r.span as usize]),
-                    flags: r.flags,
-                    min_interval: mask_w,
-                    max_interval: 2 * mask_w,
-                    busy_factor: 16,
-                    imbalance_pct: imb,
-                    cache_nice_tries: nice,
-                    groups,
-                });
+                let cap = |g: &GroupRef| SCHED_CAPACITY_SCALE * u64::from(sp.weight[g.span as usize]);
+                // Group `i` of the domain, own group first.
+                let nth = |i: usize| match r.groups {
+                    Variant::Overlap(id) => gb.overlap_groups[id as usize][i],
+                    Variant::Plain(k, pos) => {
+                        let cyc = plain[r.level].as_ref().expect("plain level").cycle(k);
+                        let g = cyc[(pos as usize + i) % cyc.len()];
+                        GroupRef { span: g, mask: g }
+                    }
+                };
+                // The previous build's domain at this place, when it is this one (spans of a
+                // kept table are the same allocations): no new domain, no group list.
+                let same = |o: &SchedDomain| {
+                    o.name == levels[r.level].name
+                        && Arc::ptr_eq(&o.span, &sp.bits[r.span as usize])
+                        && (o.flags, o.min_interval, o.max_interval) == (r.flags, mask_w, 2 * mask_w)
+                        && (o.imbalance_pct, o.cache_nice_tries) == (imb, nice)
+                        && o.groups.len() == r.ngroups
+                        && o.groups.iter().zip((0..r.ngroups).map(nth)).all(|(og, g)| {
+                            Arc::ptr_eq(&og.span, &sp.bits[g.span as usize])
+                                && Arc::ptr_eq(&og.mask, &sp.bits[g.mask as usize])
+                                && og.capacity == cap(&g)
+                        })
+                };
+                let d = match per_cpu[c].get(p) {
+                    Some(o) if same(o) => Arc::clone(o),
+                    _ => {
+                        let mk = |g: &GroupRef| SchedGroup {
+                            span: Arc::clone(&sp.bits[g.span as usize]),
+                            mask: Arc::clone(&sp.bits[g.mask as usize]),
+                            capacity: cap(g),
+                        };
+                        let groups = match r.groups {
+                            Variant::Overlap(id) => {
+                                let cyc = overlap_cycles.entry(id).or_insert_with(|| {
+                                    gb.overlap_groups[id as usize].iter().map(mk).collect()
+                                });
+                                Groups::new(Arc::clone(cyc), 0)
+                            }
+                            Variant::Plain(k, pos) => {
+                                let cyc = plain_cycles[r.level][k as usize].get_or_insert_with(|| {
+                                    let pl = plain[r.level].as_ref().expect("plain level");
+                                    pl.cycle(k)
+                                        .iter()
+                                        .map(|&g| mk(&GroupRef { span: g, mask: g }))
+                                        .collect()
+                                });
+                                Groups::new(Arc::clone(cyc), pos as usize)
+                            }
+                        };
+                        Arc::new(SchedDomain {
+                            name: levels[r.level].name,
+                            span: Arc::clone(&sp.bits[r.span as usize]),
+                            flags: r.flags,
+                            min_interval: mask_w,
+                            max_interval: 2 * mask_w,
+                            busy_factor: 16,
+                            imbalance_pct: imb,
+                            cache_nice_tries: nice,
+                            groups,
+                        })
+                    }
+                };
                 memo.insert(key, Arc::clone(&d));
                 d
             };
             last[p] = Some((key, Arc::clone(&d)));
-            list.push(d);
+            fresh.push(d);
         }
+        let list = &mut per_cpu[c];
+        list.clear();
+        list.append(&mut fresh);
     }
-    drop(gb);
-    out.cache = BuildCache(Some(spans_box));
-    out
 }
 
 /// build_sched_domain for each CPU, bottom-up, stopping at the level spanning cpu_map: the
 /// raw chains, or None when `topology_span_sane` fails.
 #[allow(clippy::too_many_arguments)]
-#[inline(never)]
+#[inline(never)] // out of line: profiles show the phases of a build apart
 fn raw_chains(
     levels: &[Level],
     mask_ids: &[Vec<u32>],

@@ -8,6 +8,7 @@ use crate::firmware::{Firmware, MAX_NUMNODES};
 use crate::node::DistanceTable;
 use crate::numa::MemBlk;
 use crate::numa_emulation::{cleanup_meminfo, numa_emulation, NumaEmulation};
+use crate::printk::LineBuilder;
 
 /// The outcome of NUMA init.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -73,19 +74,26 @@ pub fn numa_init(
                 let n = map_pxm(pxm, &mut pxm_to_node, &mut node_of_pxm);
                 parsed.set(n as usize);
                 cpu_node[i] = Some(n);
-                dmesg.push(format!("SRAT: PXM {pxm} -> APIC 0x{:02x} -> Node {n}", c.apic_id));
+                dmesg.push(
+                    LineBuilder::new("SRAT: PXM ").dec(pxm).str(" -> APIC 0x").hex(c.apic_id, 2).str(" -> Node ").dec(n).done(),
+                );
             }
         }
         for m in &fw.memory_affinity {
             let n = map_pxm(m.pxm, &mut pxm_to_node, &mut node_of_pxm);
             parsed.set(n as usize);
-            dmesg.push(format!(
-                "ACPI: SRAT: Node {n} PXM {} [mem {:#010x}-{:#010x}]{}",
-                m.pxm,
-                m.start,
-                m.end,
-                if m.hotpluggable { " hotplug" } else { "" }
-            ));
+            dmesg.push(
+                LineBuilder::new("ACPI: SRAT: Node ")
+                    .dec(n)
+                    .str(" PXM ")
+                    .dec(m.pxm)
+                    .str(" [mem 0x")
+                    .hex(m.start, 8)
+                    .str("-0x")
+                    .hex(m.end, 8)
+                    .str(if m.hotpluggable { "] hotplug" } else { "]" })
+                    .done(),
+            );
             let (start, end) = (m.start, m.end.saturating_add(1));
             meminfo.push(MemBlk { start, end, nid: n });
             if m.hotpluggable {

@@ -81,6 +81,67 @@ impl Line {
     }
 }
 
+/// Writes the decimal digits of `n` (`%u`) at `s[at..]`; returns the end.
+pub(crate) fn put_dec(s: &mut [u8], at: usize, mut n: u64) -> usize {
+    let len = n.checked_ilog10().map_or(1, |l| l as usize + 1);
+    for b in s[at..at + len].iter_mut().rev() {
+        *b = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    at + len
+}
+
+/// A log line built piece by piece: boot prints thousands of SRAT / memblock lines on big
+/// machines, and `format!` costs several times the digits.
+pub(crate) struct LineBuilder(Vec<u8>);
+
+impl LineBuilder {
+    pub(crate) fn new(head: &str) -> Self {
+        let mut s = Vec::with_capacity(64);
+        s.extend_from_slice(head.as_bytes());
+        LineBuilder(s)
+    }
+
+    pub(crate) fn str(mut self, t: &str) -> Self {
+        self.0.extend_from_slice(t.as_bytes());
+        self
+    }
+
+    /// `%u`.
+    pub(crate) fn dec(self, n: impl Into<u64>) -> Self {
+        self.dec_width(n, 0)
+    }
+
+    /// `%*u`: right-aligned in `width` columns.
+    pub(crate) fn dec_width(mut self, n: impl Into<u64>, width: usize) -> Self {
+        let mut b = [0u8; 20];
+        let end = put_dec(&mut b, 0, n.into());
+        self.0.resize(self.0.len() + width.saturating_sub(end), b' ');
+        self.0.extend_from_slice(&b[..end]);
+        self
+    }
+
+    /// `%0*x`: lower-case hex of at least `min_digits` (at most 16) digits, no `0x`.
+    pub(crate) fn hex(mut self, n: impl Into<u64>, min_digits: u32) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let n = n.into();
+        let digits = (u64::BITS - n.leading_zeros()).div_ceil(4).max(min_digits.min(16)).max(1) as usize;
+        let mut b = [0u8; 16];
+        let mut v = n;
+        for d in b[..digits].iter_mut().rev() {
+            *d = HEX[(v & 0xf) as usize];
+            v >>= 4;
+        }
+        self.0.extend_from_slice(&b[..digits]);
+        self
+    }
+
+    pub(crate) fn done(self) -> String {
+        // UTF-8 pieces and ASCII digits
+        String::from_utf8(self.0).unwrap_or_default()
+    }
+}
+
 impl From<Vec<String>> for LogBuf {
     fn from(lines: Vec<String>) -> Self {
         LogBuf { lines: lines.into_iter().map(Line::Text).collect(), last_fallback: None }
@@ -138,6 +199,20 @@ mod tests {
         assert_eq!(json, serde_json::to_string(&want).unwrap());
         let back: LogBuf = serde_json::from_str(&json).unwrap();
         assert_eq!(back.iter().collect::<Vec<_>>(), want);
+    }
+
+    #[test]
+    fn decimal_and_hex_digits() {
+        let mut b = [0u8; 24];
+        for n in [0u64, 7, 9, 10, 99, 100, 1023, 9999, 10_000, 65_535, u64::MAX] {
+            let end = put_dec(&mut b, 3, n);
+            assert_eq!(std::str::from_utf8(&b[3..end]).unwrap(), n.to_string());
+            assert_eq!(LineBuilder::new("x").dec(n).done(), format!("x{n}"));
+            assert_eq!(LineBuilder::new("").dec_width(n, 3).done(), format!("{n:>3}"));
+            for w in [0u32, 2, 8, 16] {
+                assert_eq!(LineBuilder::new("").hex(n, w).done(), format!("{n:0w$x}", w = w as usize));
+            }
+        }
     }
 
     #[test]

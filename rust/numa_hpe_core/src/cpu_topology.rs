@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::bitmap::Bitmap;
+use crate::printk::LineBuilder;
 
 /// What CPUID / firmware says about one logical CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -233,6 +234,9 @@ impl CpuMasks {
 
     /// `link_mask(cpu, i)` for every `i` of `others` (without `cpu`) plus `cpu`'s own bit.
     fn link(&mut self, cpu: usize, others: &[usize]) {
+        if self.join(cpu, others) {
+            return;
+        }
         if !others.is_empty() {
             self.assign_bit(others, cpu, true);
         }
@@ -251,6 +255,28 @@ impl CpuMasks {
             return;
         }
         self.modify(old_s, 1, std::iter::once(cpu), std::iter::once(cpu).chain(others.iter().copied()), true);
+    }
+
+    /// [`CpuMasks::link`] of an unlinked `cpu` when `others` are exactly the users and the
+    /// bits of one slot (a CPU joining its core / LLC / package at bring-up): set `cpu` in
+    /// that mask and share it, without sorting the siblings by slot. Whether it applied.
+    fn join(&mut self, cpu: usize, others: &[usize]) -> bool {
+        let Some(&o) = others.first() else { return false };
+        let s = self.slot[o];
+        let si = s as usize;
+        let n = others.len();
+        if self.slot[cpu] != EMPTY || s == EMPTY || self.users[si] as usize != n || self.weights[si] as usize != n {
+            return false;
+        }
+        let b = &self.pool[si];
+        if cpu >= b.nbits() || b.test(cpu) || !others.iter().all(|&i| self.slot[i] == s && b.test(i)) {
+            return false;
+        }
+        Arc::make_mut(&mut self.pool[si]).set(cpu);
+        self.weights[si] += 1;
+        self.firsts[si] = self.firsts[si].min(cpu as u32);
+        self.point(cpu, s);
+        true
     }
 
     /// Whether slot `s` holds exactly `cpu` and `others` (distinct, without `cpu`).
@@ -666,28 +692,38 @@ impl LogicalMaps {
     /// Called when `cpu` is identified (boot CPU, each AP bring-up, hot-added CPU bring-up).
     pub fn update(&mut self, cpu: usize, ids: &CpuIds, dmesg: &mut Vec<String>) {
         // CPUs come mostly package by package: the last entry usually matches.
-        if self.packages.last() != Some(&ids.package) && !self.packages.contains(&ids.package) {
+        let new_package = self.packages.last() != Some(&ids.package) && !self.packages.contains(&ids.package);
+        if new_package {
             let new = self.packages.len();
             self.packages.push(ids.package);
             if new != ids.package as usize {
-                dmesg.push(format!(
-                    "smpboot: CPU {cpu} Converting physical {} to logical package {new}",
-                    ids.package
-                ));
+                dmesg.push(Self::converting(cpu, ids.package, "package", new));
             }
         }
-        // topology_phys_to_logical_die matches on (die id, package id) of initialized CPUs.
+        // topology_phys_to_logical_die matches on (die id, package id) of initialized CPUs:
+        // a new package has only new dies.
         let die = (ids.package, ids.die);
-        if self.dies.last() != Some(&die) && !self.dies.contains(&die) {
+        if new_package || (self.dies.last() != Some(&die) && !self.dies.contains(&die)) {
             let new = self.dies.len();
-            self.dies.push((ids.package, ids.die));
+            self.dies.push(die);
             if new != ids.die as usize {
-                dmesg.push(format!(
-                    "smpboot: CPU {cpu} Converting physical {} to logical die {new}",
-                    ids.die
-                ));
+                dmesg.push(Self::converting(cpu, ids.die, "die", new));
             }
         }
+    }
+
+    /// `smpboot: CPU %u Converting physical %u to logical package|die %u` (once per package on
+    /// multi-package machines: no `format!`).
+    fn converting(cpu: usize, physical: u32, what: &str, logical: usize) -> String {
+        LineBuilder::new("smpboot: CPU ")
+            .dec(cpu as u64)
+            .str(" Converting physical ")
+            .dec(physical)
+            .str(" to logical ")
+            .str(what)
+            .str(" ")
+            .dec(logical as u64)
+            .done()
     }
 
     /// Logical package id of a physical package (topology_phys_to_logical_pkg).

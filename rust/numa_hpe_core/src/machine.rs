@@ -405,7 +405,8 @@ impl Machine {
         }
     }
 
-    /// `x86/mm: Memory block size` and one online block per block with present memory.
+    /// `x86/mm: Memory block size` and one online block per block with present memory (the
+    /// boot machine has no blocks yet).
     fn create_boot_memory_blocks(&mut self, reserved: &BootReserved) {
         let bs = self.block_size;
         self.dmesg.push(format!("x86/mm: Memory block size: {}MB", bs >> 20));
@@ -416,36 +417,41 @@ impl Machine {
         }
         ids.sort_unstable();
         ids.dedup();
-        for id in ids {
-            let (s, e) = (id * bp, (id + 1) * bp);
-            let mut nodes: Vec<u32> = Vec::new();
-            let mut zones: Vec<(u32, ZoneType)> = Vec::new();
-            let mut present = 0;
-            let first = self.mem.partition_point(|r| r.end <= s);
-            for r in self.mem[first..].iter().take_while(|r| r.start < e) {
-                if !nodes.contains(&r.nid) {
-                    nodes.push(r.nid);
-                }
-                let (a, b) = (r.start.max(s), r.end.min(e));
-                present += b - a;
-                if let Some(pg) = self.pgdat.get(&r.nid) {
-                    for z in ZONES {
-                        let zone = pg.zone(z);
-                        if zone.present > 0 && zone.zone_start_pfn < b && a < zone.end_pfn() && !zones.contains(&(r.nid, z)) {
-                            zones.push((r.nid, z));
+        // ids ascending: the map is bulk-built (an insert per block walks the tree)
+        self.blocks = ids
+            .into_iter()
+            .map(|id| {
+                let (s, e) = (id * bp, (id + 1) * bp);
+                let mut nodes: Vec<u32> = Vec::with_capacity(1);
+                // the (node, zone) the block's memory is in, None when several
+                let mut zone: Option<Option<(u32, ZoneType)>> = None;
+                let mut present = 0;
+                let first = self.mem.partition_point(|r| r.end <= s);
+                for r in self.mem[first..].iter().take_while(|r| r.start < e) {
+                    if !nodes.contains(&r.nid) {
+                        nodes.push(r.nid);
+                    }
+                    let (a, b) = (r.start.max(s), r.end.min(e));
+                    present += b - a;
+                    if let Some(pg) = self.pgdat.get(&r.nid) {
+                        for z in ZONES {
+                            let zn = pg.zone(z);
+                            if zn.present > 0 && zn.zone_start_pfn < b && a < zn.end_pfn() {
+                                zone = match zone {
+                                    None => Some(Some((r.nid, z))),
+                                    Some(Some(p)) if p == (r.nid, z) => zone,
+                                    Some(_) => Some(None),
+                                };
+                            }
                         }
                     }
                 }
-            }
-            nodes.sort_unstable();
-            let zone = if zones.len() == 1 { Some(zones[0].1) } else { None };
-            let (res, unmovable) = reserved.block(id);
-            self.blocks.insert(
-                id,
-                MemoryBlock {
+                nodes.sort_unstable();
+                let (res, unmovable) = reserved.block(id);
+                let block = MemoryBlock {
                     id,
                     online: true,
-                    zone,
+                    zone: zone.flatten().map(|(_, z)| z),
                     nid: nodes[0],
                     nodes,
                     present,
@@ -453,9 +459,10 @@ impl Machine {
                     unmovable,
                     hotplugged: false,
                     group: None,
-                },
-            );
-        }
+                };
+                (id, block)
+            })
+            .collect();
     }
 
     /// Sorted CPU ids of node `n` that are online (`cpumask_of_node`), honouring NUMA

@@ -53,8 +53,9 @@ pub struct ZoneLayout {
     pub pgdat: Vec<(u32, Pgdat)>,
 }
 
-/// Compute zones for every node with memory and print the boot lines. `online` are the nodes
-/// with memory (online at this point); `possible` all possible nodes.
+/// Compute zones for every node with memory and print the boot lines. `ranges` are
+/// memblock.memory (sorted, disjoint); `online` are the nodes with memory (online at this
+/// point); `possible` all possible nodes.
 pub fn free_area_init(
     ranges: &[MemRange],
     max_pfn: u64,
@@ -177,7 +178,9 @@ pub fn free_area_init(
 fn memmap_init_lines(ranges: &[MemRange], pgdat: &[(u32, Pgdat)], dmesg: &mut Vec<String>) {
     let section_present = |pfn: u64| {
         let s = pfn / PAGES_PER_SECTION;
-        ranges.iter().any(|r| r.start < (s + 1) * PAGES_PER_SECTION && r.end > s * PAGES_PER_SECTION)
+        // the first region ending inside or after the section (regions are sorted, disjoint)
+        let i = ranges.partition_point(|r| r.end <= s * PAGES_PER_SECTION);
+        ranges.get(i).is_some_and(|r| r.start < (s + 1) * PAGES_PER_SECTION)
     };
     let unavailable = |s: u64, e: u64, zone: ZoneType, nid: u32, dmesg: &mut Vec<String>| {
         let mut cnt = 0;

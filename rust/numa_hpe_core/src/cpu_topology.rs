@@ -269,8 +269,13 @@ impl CpuMasks {
             return false;
         }
         let b = &self.pool[si];
-        if cpu >= b.nbits() || b.test(cpu) || !others.iter().all(|&i| self.slot[i] == s && b.test(i)) {
+        if cpu >= b.nbits() || b.test(cpu) {
             return false;
+        }
+        for &i in others {
+            if self.slot[i] != s || !b.test(i) {
+                return false;
+            }
         }
         Arc::make_mut(&mut self.pool[si]).set(cpu);
         self.weights[si] += 1;
@@ -398,7 +403,7 @@ struct LinkIndex {
     llc: Buckets,
     l2c: Buckets,
     /// Per-call lists of `set_cpu_sibling_map` (kept to reuse their allocations).
-    scratch: [Vec<usize>; 6],
+    scratch: [Vec<usize>; 8],
 }
 
 /// A cache: equal whenever the maps it indexes are.
@@ -469,33 +474,14 @@ impl LinkIndex {
         }
     }
 
-    /// Indexed CPUs sharing the package, the LLC id or the L2 id of `ids`, ascending.
-    fn candidates(&self, ids: &CpuIds, v: &mut Vec<usize>) {
-        // Merge the three sorted buckets (often the same CPUs).
-        let e: &[u32] = &[];
-        let lists = [
-            self.package.get(&ids.package).map_or(e, Vec::as_slice),
-            self.llc.get(&ids.llc_id).map_or(e, Vec::as_slice),
-            self.l2c.get(&ids.l2c_id).map_or(e, Vec::as_slice),
-        ];
-        v.clear();
-        let mut at = [0usize; 3];
-        loop {
-            let mut min = u32::MAX;
-            for (l, &p) in lists.iter().zip(&at) {
-                if let Some(&x) = l.get(p) {
-                    min = min.min(x);
-                }
+    /// The indexed CPUs of `setup` other than `cpu` sharing its package, its LLC id and its
+    /// L2 id, ascending: the only CPUs its package / die / SMT, LLC and cluster maps can link.
+    fn siblings(&self, cpu: usize, ids: &CpuIds, setup: &Bitmap, [package, llc, l2c]: [&mut Vec<usize>; 3]) {
+        for (v, b, id) in [(package, &self.package, ids.package), (llc, &self.llc, ids.llc_id), (l2c, &self.l2c, ids.l2c_id)] {
+            v.clear();
+            if let Some(l) = b.get(&id) {
+                v.extend(l.iter().map(|&i| i as usize).filter(|&i| i != cpu && setup.test(i)));
             }
-            if min == u32::MAX {
-                break;
-            }
-            for (l, p) in lists.iter().zip(at.iter_mut()) {
-                if l.get(*p) == Some(&min) {
-                    *p += 1;
-                }
-            }
-            v.push(min as usize);
         }
     }
 }
@@ -527,26 +513,17 @@ impl SiblingMaps {
         self.sched_numa_in_package = self.numa_in_package;
     }
 
-    /// `topology_sane`: a link across nodes is ignored, warning once.
-    fn sane(
-        &mut self,
-        c: usize,
-        o: usize,
-        ids: &[CpuIds],
-        name: &str,
-        dmesg: &mut Vec<String>,
-    ) -> bool {
-        let (nc, no) = (ids[c].node, ids[o].node);
-        if nc == no {
-            return true;
-        }
+    /// `topology_sane`'s WARN_ONCE for the first link across nodes (ignored) of a
+    /// `set_cpu_sibling_map` call: `first` is that link as (sibling, map rank, map name).
+    fn warn_insane(&mut self, c: usize, first: Option<(usize, u8, &str)>, ids: &[CpuIds], dmesg: &mut Vec<String>) {
+        let Some((o, _, name)) = first else { return };
         if !self.sane_warned {
             self.sane_warned = true;
+            let (nc, no) = (ids[c].node, ids[o].node);
             dmesg.push(format!(
                 "sched: CPU #{c}'s {name}-sibling CPU #{o} is not on the same node! [node: {nc} != {no}]. Ignoring dependency."
             ));
         }
-        false
     }
 
     /// `set_cpu_sibling_map(cpu)`: link `cpu` (about to be set online) with every CPU in
@@ -584,71 +561,88 @@ impl SiblingMaps {
         }
         self.setup.set(cpu);
         self.links.insert(cpu, &ids[cpu]);
-        let [mut others, mut smt, mut llc, mut cluster, mut die, mut package] =
+        let [mut same_pkg, mut same_llc, mut same_l2c, mut smt, mut llc, mut cluster, mut die, mut package] =
             std::mem::take(&mut self.links.scratch);
         for v in [&mut smt, &mut llc, &mut cluster, &mut die, &mut package] {
             v.clear();
         }
-        self.links.candidates(&ids[cpu], &mut others);
-        others.retain(|&i| self.setup.test(i));
         let c = ids[cpu];
-        // The kernel links pair by pair; the same links are collected per map and applied
-        // at once (the result does not depend on the order).
-        for &i in &others {
-            if i == cpu {
-                continue;
+        if c.fake_socket {
+            // links only with itself
+            for v in [&mut same_pkg, &mut same_llc, &mut same_l2c] {
+                v.clear();
             }
+        } else {
+            self.links.siblings(cpu, &c, &self.setup, [&mut same_pkg, &mut same_llc, &mut same_l2c]);
+        }
+        // The kernel walks the setup CPUs once, linking pair by pair (match_smt, match_llc,
+        // match_l2c, match_die); the same links are collected per map and applied at once
+        // (the result does not depend on the order). topology_sane warns for the first
+        // cross-node pair in the kernel's order: lowest CPU, then smt < llc < l2c.
+        let mut insane: Option<(usize, u8, &str)> = None;
+        let mut sane = |i: usize, rank: u8, name: &'static str| {
+            let ok = ids[i].node == c.node;
+            if !ok && insane.is_none_or(|(j, r, _)| (i, rank) < (j, r)) {
+                insane = Some((i, rank, name));
+            }
+            ok
+        };
+        for &i in &same_pkg {
             let o = ids[i];
-            if c.fake_socket || o.fake_socket {
+            if o.fake_socket || o.package != c.package {
                 continue;
             }
-            let pkg = c.package == o.package;
-            if pkg && c.node != o.node {
+            if c.node != o.node {
                 self.numa_in_package = true;
             }
-            if pkg && c.die == o.die && c.core == o.core && self.sane(cpu, i, ids, "smt", dmesg) {
-                smt.push(i);
-            }
-            if c.llc_id == o.llc_id {
-                let snc_drop = pkg && c.node != o.node && self.intel_snc;
-                if !snc_drop && self.sane(cpu, i, ids, "llc", dmesg) {
-                    llc.push(i);
+            if c.die == o.die {
+                if c.core == o.core && sane(i, 0, "smt") {
+                    smt.push(i);
                 }
-            }
-            if c.l2c_id == o.l2c_id && self.sane(cpu, i, ids, "l2c", dmesg) {
-                cluster.push(i);
-            }
-            if pkg && c.die == o.die {
                 die.push(i);
             }
+            package.push(i);
         }
+        for &i in &same_llc {
+            let o = ids[i];
+            if o.fake_socket || o.llc_id != c.llc_id {
+                continue;
+            }
+            let snc_drop = c.package == o.package && c.node != o.node && self.intel_snc;
+            if !snc_drop && sane(i, 1, "llc") {
+                llc.push(i);
+            }
+        }
+        for &i in &same_l2c {
+            let o = ids[i];
+            if !o.fake_socket && o.l2c_id == c.l2c_id && sane(i, 2, "l2c") {
+                cluster.push(i);
+            }
+        }
+        self.warn_insane(cpu, insane, ids, dmesg);
         self.smt.link(cpu, &smt);
         self.llc.link(cpu, &llc);
         self.cluster.link(cpu, &cluster);
         self.die.link(cpu, &die);
         let threads = self.smt.weight(cpu) as u32;
         self.max_smt_threads = self.max_smt_threads.max(threads);
-        // Second pass: package links and booted_cores need all SMT links in place.
-        for &i in &others {
-            if i != cpu && (c.fake_socket || ids[i].fake_socket || ids[i].package != c.package) {
-                continue;
-            }
-            if i != cpu {
-                package.push(i);
-            }
-            if threads == 1 {
+        // Second pass: booted_cores needs all SMT links in place.
+        if threads == 1 {
+            for &i in package.iter().chain([&cpu]) {
                 if self.smt.first(i) == Some(i) {
                     self.booted_cores[cpu] += 1;
                 }
                 if i != cpu {
                     self.booted_cores[i] += 1;
                 }
-            } else if i != cpu && self.booted_cores[cpu] == 0 {
+            }
+        } else if let Some(&i) = package.iter().find(|&&i| self.booted_cores[i] != 0) {
+            if self.booted_cores[cpu] == 0 {
                 self.booted_cores[cpu] = self.booted_cores[i];
             }
         }
         self.package.link(cpu, &package);
-        self.links.scratch = [others, smt, llc, cluster, die, package];
+        self.links.scratch = [same_pkg, same_llc, same_l2c, smt, llc, cluster, die, package];
     }
 
     /// `remove_siblinginfo(cpu)`: unlink an offlined CPU from every map.

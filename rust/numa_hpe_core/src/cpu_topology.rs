@@ -443,7 +443,8 @@ impl LinkIndex {
             (&mut self.llc, k.1),
             (&mut self.l2c, k.2),
         ] {
-            let l = b.entry(v).or_default();
+            // a package / LLC holds a few CPUs: one allocation, not a growth per power of two
+            let l = b.entry(v).or_insert_with(|| Vec::with_capacity(8));
             // CPUs come up mostly in ascending order
             if l.last().is_none_or(|&x| x < cpu32) {
                 l.push(cpu32);
@@ -545,7 +546,9 @@ impl SiblingMaps {
         // holds each linked CPU under the ids it had then: a linked CPU's ids do not change).
         self.links.build(&self.setup, ids);
         // Online CPUs not linked yet (none on the usual paths: one vectorizable pass to know).
-        let unlinked = online.words().iter().zip(self.setup.words()).fold(0, |acc, (o, s)| acc | (o & !s));
+        let n = online.words().len().min(self.setup.words().len());
+        let (on, set) = (&online.words()[..n], &self.setup.words()[..n]);
+        let unlinked = (0..n).fold(0, |acc, i| acc | (on[i] & !set[i]));
         if unlinked != 0 {
             for wi in 0..self.setup.words().len().min(online.words().len()) {
                 let mut new = online.words()[wi] & !self.setup.words()[wi];

@@ -3,7 +3,7 @@
 
 use crate::bitmap::Bitmap;
 use crate::cmdline::{BootParams, CoreSpec};
-use crate::printk::LineBuilder;
+use crate::printk::{LineBuilder, LogBuf};
 use crate::zone::{Pgdat, ZoneType, MAX_DMA32_PFN, MAX_DMA_PFN, MAX_ORDER_NR_PAGES, NR_ZONES, ZONES};
 
 /// One memblock.memory region in pfns `[start, end)` on node `nid`.
@@ -62,7 +62,7 @@ pub fn free_area_init(
     params: &BootParams,
     online: &Bitmap,
     possible: &Bitmap,
-    dmesg: &mut Vec<String>,
+    dmesg: &mut LogBuf,
 ) -> ZoneLayout {
     let max_zone_pfn = [MAX_DMA_PFN.min(max_pfn), MAX_DMA32_PFN.min(max_pfn), max_pfn, 0, 0];
     let mut arch_zone = [(0, 0); NR_ZONES];
@@ -175,14 +175,14 @@ pub fn free_area_init(
 
 /// `memmap_init`: `On node %d, zone %s: %lld pages in unavailable ranges` for the holes
 /// between memblock regions (in sections that have a memmap) and up to the last section end.
-fn memmap_init_lines(ranges: &[MemRange], pgdat: &[(u32, Pgdat)], dmesg: &mut Vec<String>) {
+fn memmap_init_lines(ranges: &[MemRange], pgdat: &[(u32, Pgdat)], dmesg: &mut LogBuf) {
     let section_present = |pfn: u64| {
         let s = pfn / PAGES_PER_SECTION;
         // the first region ending inside or after the section (regions are sorted, disjoint)
         let i = ranges.partition_point(|r| r.end <= s * PAGES_PER_SECTION);
         ranges.get(i).is_some_and(|r| r.start < (s + 1) * PAGES_PER_SECTION)
     };
-    let unavailable = |s: u64, e: u64, zone: ZoneType, nid: u32, dmesg: &mut Vec<String>| {
+    let unavailable = |s: u64, e: u64, zone: ZoneType, nid: u32, dmesg: &mut LogBuf| {
         let mut cnt = 0;
         let mut pfn = s;
         while pfn < e {

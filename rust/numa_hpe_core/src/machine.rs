@@ -147,6 +147,7 @@ impl Machine {
             _ => Vec::new(),
         };
         dmesg.append(&mut params.dmesg.clone());
+        let mut dmesg = LogBuf::from(dmesg);
         let ram: Vec<(u64, u64)> = e.table.ram_ranges();
         let max_pfn = ram.iter().map(|&(_, end)| end >> 12).max().unwrap_or(0);
         let numa = numa_init(&fw, &params, &ram, max_pfn, &mut dmesg);
@@ -202,7 +203,7 @@ impl Machine {
                 disabled_cpus: 0,
             },
             sched: SchedDomains::default(),
-            dmesg: dmesg.into(),
+            dmesg,
             hotplug_resources: BTreeMap::new(),
             acpi_mem_devices: Vec::new(),
             next_acpi_instance: 0,

@@ -1,11 +1,20 @@
 //! The kernel log (kernel/printk `log_buf`) as `dmesg` shows it: one entry per line, oldest
-//! first. The `Fallback order for Node` lines of a zonelist pass -- a million numbers on 1024
-//! nodes -- stay numbers until the log is read; every reader sees the same text.
+//! first. Big batches of lines -- the `Fallback order for Node` lines of a zonelist pass (a
+//! million numbers on 1024 nodes), the SRAT affinity lines (one per CPU) -- stay numbers until
+//! the log is read; every reader sees the same text.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::zonelist::FallbackOrders;
+
+/// A batch of log lines kept as numbers, formatted when read.
+pub trait LogLines: std::fmt::Debug + Send + Sync {
+    /// Number of lines.
+    fn count(&self) -> usize;
+    /// The text of the `i`-th line.
+    fn text(&self, i: usize) -> String;
+}
 
 /// The log.
 #[derive(Clone, Debug, Default)]
@@ -18,8 +27,8 @@ pub struct LogBuf {
 #[derive(Clone, Debug)]
 enum Line {
     Text(String),
-    /// The `i`-th line of a zonelist pass.
-    Fallback(Arc<FallbackOrders>, u32),
+    /// The `i`-th line of a batch.
+    Batch(Arc<dyn LogLines>, u32),
 }
 
 impl LogBuf {
@@ -31,6 +40,11 @@ impl LogBuf {
         self.lines.extend(lines.into_iter().map(Line::Text));
     }
 
+    /// The lines of `batch`, in order.
+    pub fn push_batch(&mut self, batch: Arc<dyn LogLines>) {
+        self.lines.extend((0..batch.count()).map(|i| Line::Batch(Arc::clone(&batch), i as u32)));
+    }
+
     /// The `Fallback order for Node` lines of one pass, in build order. A pass equal to the
     /// previous one (a rebuild that changed nothing) shares its storage.
     pub fn push_fallback_orders(&mut self, orders: FallbackOrders) {
@@ -38,10 +52,8 @@ impl LogBuf {
             Some(last) if **last == orders => Arc::clone(last),
             _ => Arc::new(orders),
         };
-        for i in 0..orders.len() {
-            self.lines.push(Line::Fallback(Arc::clone(&orders), i as u32));
-        }
-        self.last_fallback = Some(orders);
+        self.last_fallback = Some(Arc::clone(&orders));
+        self.push_batch(orders);
     }
 
     #[must_use]
@@ -76,7 +88,7 @@ impl Line {
     fn text(&self) -> Cow<'_, str> {
         match self {
             Line::Text(s) => Cow::Borrowed(s),
-            Line::Fallback(o, i) => Cow::Owned(o.line(*i as usize)),
+            Line::Batch(b, i) => Cow::Owned(b.text(*i as usize)),
         }
     }
 }
@@ -225,7 +237,7 @@ mod tests {
             .lines
             .iter()
             .filter_map(|l| match l {
-                Line::Fallback(o, _) => Some(Arc::as_ptr(o)),
+                Line::Batch(o, _) => Some(Arc::as_ptr(o).cast::<()>()),
                 Line::Text(_) => None,
             })
             .collect();

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use crate::bitmap::Bitmap;
 use crate::node::DistanceTable;
-use crate::printk::put_dec;
+use crate::printk::{put_dec, LogLines};
 
 /// PENALTY_FOR_NODE_WITH_CPUS.
 const PENALTY_FOR_NODE_WITH_CPUS: u8 = 1;
@@ -80,6 +80,16 @@ impl FallbackOrders {
         }
         s.truncate(at);
         String::from_utf8(s).unwrap_or_default()
+    }
+}
+
+impl LogLines for FallbackOrders {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn text(&self, i: usize) -> String {
+        self.line(i)
     }
 }
 

@@ -418,7 +418,11 @@ impl Machine {
         }
         ids.sort_unstable();
         ids.dedup();
-        // ids ascending: the map is bulk-built (an insert per block walks the tree)
+        // ids ascending: the map is bulk-built (an insert per block walks the tree), the
+        // memory ranges and reservations are walked alongside, the pgdat of the last node kept
+        let mut first = 0;
+        let mut reserved_blocks = reserved.blocks().peekable();
+        let mut last_pgdat: Option<(u32, Option<&Pgdat>)> = None;
         self.blocks = ids
             .into_iter()
             .map(|id| {
@@ -427,14 +431,20 @@ impl Machine {
                 // the (node, zone) the block's memory is in, None when several
                 let mut zone: Option<Option<(u32, ZoneType)>> = None;
                 let mut present = 0;
-                let first = self.mem.partition_point(|r| r.end <= s);
+                while self.mem.get(first).is_some_and(|r| r.end <= s) {
+                    first += 1;
+                }
                 for r in self.mem[first..].iter().take_while(|r| r.start < e) {
                     if !nodes.contains(&r.nid) {
                         nodes.push(r.nid);
                     }
                     let (a, b) = (r.start.max(s), r.end.min(e));
                     present += b - a;
-                    if let Some(pg) = self.pgdat.get(&r.nid) {
+                    let pg = match last_pgdat {
+                        Some((nid, pg)) if nid == r.nid => pg,
+                        _ => last_pgdat.insert((r.nid, self.pgdat.get(&r.nid))).1,
+                    };
+                    if let Some(pg) = pg {
                         for z in ZONES {
                             let zn = pg.zone(z);
                             if zn.present > 0 && zn.zone_start_pfn < b && a < zn.end_pfn() {
@@ -448,7 +458,8 @@ impl Machine {
                     }
                 }
                 nodes.sort_unstable();
-                let (res, unmovable) = reserved.block(id);
+                while reserved_blocks.next_if(|&(b, _)| b < id).is_some() {}
+                let (res, unmovable) = reserved_blocks.next_if(|&(b, _)| b == id).map_or((0, false), |(_, n)| (n, true));
                 let block = MemoryBlock {
                     id,
                     online: true,

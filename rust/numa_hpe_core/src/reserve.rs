@@ -155,10 +155,9 @@ impl BootReserved {
         self.zones.get(&(nid, z.idx())).copied().unwrap_or(0)
     }
 
-    /// Reserved pages inside block `id`, and whether it holds any (unmovable) reservation.
-    #[must_use]
-    pub fn block(&self, id: u64) -> (u64, bool) {
-        self.blocks.get(&id).map_or((0, false), |&n| (n, true))
+    /// (block id, reserved pages) of every block holding a (unmovable) reservation, ascending.
+    pub fn blocks(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.blocks.iter().map(|(&id, &n)| (id, n))
     }
 }
 

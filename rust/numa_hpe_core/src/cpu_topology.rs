@@ -388,8 +388,48 @@ pub struct SiblingMaps {
     links: LinkIndex,
 }
 
-/// Sorted CPU lists per id value.
-type Buckets = crate::sched_groups::HashMap<u32, Vec<u32>>;
+/// Sorted CPU lists per id value. CPUs come up package by package: the newest list found is
+/// remembered, so consecutive CPUs of a package hash nothing.
+#[derive(Clone, Debug, Default)]
+struct Buckets {
+    /// Index in `lists` of each id's list (lists stay, maybe empty, once created).
+    at: crate::sched_groups::HashMap<u32, u32>,
+    lists: Vec<Vec<u32>>,
+    /// (id, index) of the newest list created or updated.
+    last: Option<(u32, u32)>,
+}
+
+impl Buckets {
+    fn find(&self, id: u32) -> Option<usize> {
+        match self.last {
+            Some((l, i)) if l == id => Some(i as usize),
+            _ => self.at.get(&id).map(|&i| i as usize),
+        }
+    }
+
+    /// The CPUs under `id`.
+    fn list(&self, id: u32) -> &[u32] {
+        self.find(id).map_or(&[], |i| &self.lists[i])
+    }
+
+    /// The list of `id`, created empty if missing.
+    fn list_mut(&mut self, id: u32) -> &mut Vec<u32> {
+        let i = match self.last {
+            Some((l, i)) if l == id => i as usize,
+            _ => {
+                let new = self.lists.len();
+                let i = *self.at.entry(id).or_insert(new as u32) as usize;
+                if i == new {
+                    // a package / LLC holds a few CPUs: one allocation, not a growth per power of two
+                    self.lists.push(Vec::with_capacity(8));
+                }
+                i
+            }
+        };
+        self.last = Some((id, i as u32));
+        &mut self.lists[i]
+    }
+}
 
 /// Index of linked CPUs by the ids that decide every link (package, llc_id, l2c_id). A cache
 /// of `setup` and the CPUs' ids, not saved in snapshots: rebuilt on first use after a load.
@@ -443,8 +483,7 @@ impl LinkIndex {
             (&mut self.llc, k.1),
             (&mut self.l2c, k.2),
         ] {
-            // a package / LLC holds a few CPUs: one allocation, not a growth per power of two
-            let l = b.entry(v).or_insert_with(|| Vec::with_capacity(8));
+            let l = b.list_mut(v);
             // CPUs come up mostly in ascending order
             if l.last().is_none_or(|&x| x < cpu32) {
                 l.push(cpu32);
@@ -464,12 +503,9 @@ impl LinkIndex {
             (&mut self.llc, k.1),
             (&mut self.l2c, k.2),
         ] {
-            if let Some(l) = b.get_mut(&v) {
+            if let Some(l) = b.find(v).map(|i| &mut b.lists[i]) {
                 if let Ok(p) = l.binary_search(&cpu32) {
                     l.remove(p);
-                }
-                if l.is_empty() {
-                    b.remove(&v);
                 }
             }
         }
@@ -480,9 +516,7 @@ impl LinkIndex {
     fn siblings(&self, cpu: usize, ids: &CpuIds, setup: &Bitmap, [package, llc, l2c]: [&mut Vec<usize>; 3]) {
         for (v, b, id) in [(package, &self.package, ids.package), (llc, &self.llc, ids.llc_id), (l2c, &self.l2c, ids.l2c_id)] {
             v.clear();
-            if let Some(l) = b.get(&id) {
-                v.extend(l.iter().map(|&i| i as usize).filter(|&i| i != cpu && setup.test(i)));
-            }
+            v.extend(b.list(id).iter().map(|&i| i as usize).filter(|&i| i != cpu && setup.test(i)));
         }
     }
 }

@@ -185,7 +185,8 @@ impl CpuMasks {
         let t = if in_place {
             s
         } else {
-            let copy = (*self.pool[si]).clone();
+            // a first mask starts zeroed (calloc), not as a copy of the empty one
+            let copy = if s == EMPTY { Bitmap::new(self.pool[si].nbits()) } else { (*self.pool[si]).clone() };
             self.alloc(copy, (self.firsts[si], self.weights[si]))
         };
         let ti = t as usize;

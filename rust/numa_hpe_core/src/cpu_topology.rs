@@ -515,7 +515,8 @@ impl LinkIndex {
     /// The indexed CPUs of `setup` other than `cpu` sharing its package, its LLC id and its
     /// L2 id, ascending: the only CPUs its package / die / SMT, LLC and cluster maps can link.
     fn siblings(&self, cpu: usize, ids: &CpuIds, setup: &Bitmap, [package, llc, l2c]: [&mut Vec<usize>; 3]) {
-        for (v, b, id) in [(package, &self.package, ids.package), (llc, &self.llc, ids.llc_id), (l2c, &self.l2c, ids.l2c_id)] {
+        let buckets = [(package, &self.package, ids.package), (llc, &self.llc, ids.llc_id), (l2c, &self.l2c, ids.l2c_id)];
+        for (v, b, id) in buckets {
             v.clear();
             v.extend(b.list(id).iter().map(|&i| i as usize).filter(|&i| i != cpu && setup.test(i)));
         }

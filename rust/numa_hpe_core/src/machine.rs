@@ -459,7 +459,8 @@ impl Machine {
                 }
                 nodes.sort_unstable();
                 while reserved_blocks.next_if(|&(b, _)| b < id).is_some() {}
-                let (res, unmovable) = reserved_blocks.next_if(|&(b, _)| b == id).map_or((0, false), |(_, n)| (n, true));
+                let (res, unmovable) =
+                    reserved_blocks.next_if(|&(b, _)| b == id).map_or((0, false), |(_, n)| (n, true));
                 let block = MemoryBlock {
                     id,
                     online: true,

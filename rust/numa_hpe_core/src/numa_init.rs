@@ -55,9 +55,13 @@ impl LogLines for SratLines {
 
     fn text(&self, i: usize) -> String {
         match (self.cpus.get(i), i.checked_sub(self.cpus.len()).and_then(|m| self.mems.get(m))) {
-            (Some(&(pxm, apic_id, n)), _) => {
-                LineBuilder::new("SRAT: PXM ").dec(pxm).str(" -> APIC 0x").hex(apic_id, 2).str(" -> Node ").dec(n).done()
-            }
+            (Some(&(pxm, apic_id, n)), _) => LineBuilder::new("SRAT: PXM ")
+                .dec(pxm)
+                .str(" -> APIC 0x")
+                .hex(apic_id, 2)
+                .str(" -> Node ")
+                .dec(n)
+                .done(),
             (None, Some((n, m))) => LineBuilder::new("ACPI: SRAT: Node ")
                 .dec(*n)
                 .str(" PXM ")

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::bitmap::Bitmap;
+use crate::printk::LineBuilder;
 
 /// What CPUID / firmware says about one logical CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -184,7 +185,8 @@ impl CpuMasks {
         let t = if in_place {
             s
         } else {
-            let copy = (*self.pool[si]).clone();
+            // a first mask starts zeroed (calloc), not as a copy of the empty one
+            let copy = if s == EMPTY { Bitmap::new(self.pool[si].nbits()) } else { (*self.pool[si]).clone() };
             self.alloc(copy, (self.firsts[si], self.weights[si]))
         };
         let ti = t as usize;
@@ -233,6 +235,9 @@ impl CpuMasks {
 
     /// `link_mask(cpu, i)` for every `i` of `others` (without `cpu`) plus `cpu`'s own bit.
     fn link(&mut self, cpu: usize, others: &[usize]) {
+        if self.join(cpu, others) {
+            return;
+        }
         if !others.is_empty() {
             self.assign_bit(others, cpu, true);
         }
@@ -251,6 +256,33 @@ impl CpuMasks {
             return;
         }
         self.modify(old_s, 1, std::iter::once(cpu), std::iter::once(cpu).chain(others.iter().copied()), true);
+    }
+
+    /// [`CpuMasks::link`] of an unlinked `cpu` when `others` are exactly the users and the
+    /// bits of one slot (a CPU joining its core / LLC / package at bring-up): set `cpu` in
+    /// that mask and share it, without sorting the siblings by slot. Whether it applied.
+    fn join(&mut self, cpu: usize, others: &[usize]) -> bool {
+        let Some(&o) = others.first() else { return false };
+        let s = self.slot[o];
+        let si = s as usize;
+        let n = others.len();
+        if self.slot[cpu] != EMPTY || s == EMPTY || self.users[si] as usize != n || self.weights[si] as usize != n {
+            return false;
+        }
+        let b = &self.pool[si];
+        if cpu >= b.nbits() || b.test(cpu) {
+            return false;
+        }
+        for &i in others {
+            if self.slot[i] != s || !b.test(i) {
+                return false;
+            }
+        }
+        Arc::make_mut(&mut self.pool[si]).set(cpu);
+        self.weights[si] += 1;
+        self.firsts[si] = self.firsts[si].min(cpu as u32);
+        self.point(cpu, s);
+        true
     }
 
     /// Whether slot `s` holds exactly `cpu` and `others` (distinct, without `cpu`).
@@ -357,8 +389,48 @@ pub struct SiblingMaps {
     links: LinkIndex,
 }
 
-/// Sorted CPU lists per id value.
-type Buckets = crate::sched_groups::HashMap<u32, Vec<u32>>;
+/// Sorted CPU lists per id value. CPUs come up package by package: the newest list found is
+/// remembered, so consecutive CPUs of a package hash nothing.
+#[derive(Clone, Debug, Default)]
+struct Buckets {
+    /// Index in `lists` of each id's list (lists stay, maybe empty, once created).
+    at: crate::sched_groups::HashMap<u32, u32>,
+    lists: Vec<Vec<u32>>,
+    /// (id, index) of the newest list created or updated.
+    last: Option<(u32, u32)>,
+}
+
+impl Buckets {
+    fn find(&self, id: u32) -> Option<usize> {
+        match self.last {
+            Some((l, i)) if l == id => Some(i as usize),
+            _ => self.at.get(&id).map(|&i| i as usize),
+        }
+    }
+
+    /// The CPUs under `id`.
+    fn list(&self, id: u32) -> &[u32] {
+        self.find(id).map_or(&[], |i| &self.lists[i])
+    }
+
+    /// The list of `id`, created empty if missing.
+    fn list_mut(&mut self, id: u32) -> &mut Vec<u32> {
+        let i = match self.last {
+            Some((l, i)) if l == id => i as usize,
+            _ => {
+                let new = self.lists.len();
+                let i = *self.at.entry(id).or_insert(new as u32) as usize;
+                if i == new {
+                    // a package / LLC holds a few CPUs: one allocation, not a growth per power of two
+                    self.lists.push(Vec::with_capacity(8));
+                }
+                i
+            }
+        };
+        self.last = Some((id, i as u32));
+        &mut self.lists[i]
+    }
+}
 
 /// Index of linked CPUs by the ids that decide every link (package, llc_id, l2c_id). A cache
 /// of `setup` and the CPUs' ids, not saved in snapshots: rebuilt on first use after a load.
@@ -372,7 +444,7 @@ struct LinkIndex {
     llc: Buckets,
     l2c: Buckets,
     /// Per-call lists of `set_cpu_sibling_map` (kept to reuse their allocations).
-    scratch: [Vec<usize>; 6],
+    scratch: [Vec<usize>; 8],
 }
 
 /// A cache: equal whenever the maps it indexes are.
@@ -412,7 +484,7 @@ impl LinkIndex {
             (&mut self.llc, k.1),
             (&mut self.l2c, k.2),
         ] {
-            let l = b.entry(v).or_default();
+            let l = b.list_mut(v);
             // CPUs come up mostly in ascending order
             if l.last().is_none_or(|&x| x < cpu32) {
                 l.push(cpu32);
@@ -432,44 +504,21 @@ impl LinkIndex {
             (&mut self.llc, k.1),
             (&mut self.l2c, k.2),
         ] {
-            if let Some(l) = b.get_mut(&v) {
+            if let Some(l) = b.find(v).map(|i| &mut b.lists[i]) {
                 if let Ok(p) = l.binary_search(&cpu32) {
                     l.remove(p);
-                }
-                if l.is_empty() {
-                    b.remove(&v);
                 }
             }
         }
     }
 
-    /// Indexed CPUs sharing the package, the LLC id or the L2 id of `ids`, ascending.
-    fn candidates(&self, ids: &CpuIds, v: &mut Vec<usize>) {
-        // Merge the three sorted buckets (often the same CPUs).
-        let e: &[u32] = &[];
-        let lists = [
-            self.package.get(&ids.package).map_or(e, Vec::as_slice),
-            self.llc.get(&ids.llc_id).map_or(e, Vec::as_slice),
-            self.l2c.get(&ids.l2c_id).map_or(e, Vec::as_slice),
-        ];
-        v.clear();
-        let mut at = [0usize; 3];
-        loop {
-            let mut min = u32::MAX;
-            for (l, &p) in lists.iter().zip(&at) {
-                if let Some(&x) = l.get(p) {
-                    min = min.min(x);
-                }
-            }
-            if min == u32::MAX {
-                break;
-            }
-            for (l, p) in lists.iter().zip(at.iter_mut()) {
-                if l.get(*p) == Some(&min) {
-                    *p += 1;
-                }
-            }
-            v.push(min as usize);
+    /// The indexed CPUs of `setup` other than `cpu` sharing its package, its LLC id and its
+    /// L2 id, ascending: the only CPUs its package / die / SMT, LLC and cluster maps can link.
+    fn siblings(&self, cpu: usize, ids: &CpuIds, setup: &Bitmap, [package, llc, l2c]: [&mut Vec<usize>; 3]) {
+        let buckets = [(package, &self.package, ids.package), (llc, &self.llc, ids.llc_id), (l2c, &self.l2c, ids.l2c_id)];
+        for (v, b, id) in buckets {
+            v.clear();
+            v.extend(b.list(id).iter().map(|&i| i as usize).filter(|&i| i != cpu && setup.test(i)));
         }
     }
 }
@@ -501,26 +550,17 @@ impl SiblingMaps {
         self.sched_numa_in_package = self.numa_in_package;
     }
 
-    /// `topology_sane`: a link across nodes is ignored, warning once.
-    fn sane(
-        &mut self,
-        c: usize,
-        o: usize,
-        ids: &[CpuIds],
-        name: &str,
-        dmesg: &mut Vec<String>,
-    ) -> bool {
-        let (nc, no) = (ids[c].node, ids[o].node);
-        if nc == no {
-            return true;
-        }
+    /// `topology_sane`'s WARN_ONCE for the first link across nodes (ignored) of a
+    /// `set_cpu_sibling_map` call: `first` is that link as (sibling, map rank, map name).
+    fn warn_insane(&mut self, c: usize, first: Option<(usize, u8, &str)>, ids: &[CpuIds], dmesg: &mut Vec<String>) {
+        let Some((o, _, name)) = first else { return };
         if !self.sane_warned {
             self.sane_warned = true;
+            let (nc, no) = (ids[c].node, ids[o].node);
             dmesg.push(format!(
                 "sched: CPU #{c}'s {name}-sibling CPU #{o} is not on the same node! [node: {nc} != {no}]. Ignoring dependency."
             ));
         }
-        false
     }
 
     /// `set_cpu_sibling_map(cpu)`: link `cpu` (about to be set online) with every CPU in
@@ -542,7 +582,9 @@ impl SiblingMaps {
         // holds each linked CPU under the ids it had then: a linked CPU's ids do not change).
         self.links.build(&self.setup, ids);
         // Online CPUs not linked yet (none on the usual paths: one vectorizable pass to know).
-        let unlinked = online.words().iter().zip(self.setup.words()).fold(0, |acc, (o, s)| acc | (o & !s));
+        let n = online.words().len().min(self.setup.words().len());
+        let (on, set) = (&online.words()[..n], &self.setup.words()[..n]);
+        let unlinked = (0..n).fold(0, |acc, i| acc | (on[i] & !set[i]));
         if unlinked != 0 {
             for wi in 0..self.setup.words().len().min(online.words().len()) {
                 let mut new = online.words()[wi] & !self.setup.words()[wi];
@@ -558,71 +600,88 @@ impl SiblingMaps {
         }
         self.setup.set(cpu);
         self.links.insert(cpu, &ids[cpu]);
-        let [mut others, mut smt, mut llc, mut cluster, mut die, mut package] =
+        let [mut same_pkg, mut same_llc, mut same_l2c, mut smt, mut llc, mut cluster, mut die, mut package] =
             std::mem::take(&mut self.links.scratch);
         for v in [&mut smt, &mut llc, &mut cluster, &mut die, &mut package] {
             v.clear();
         }
-        self.links.candidates(&ids[cpu], &mut others);
-        others.retain(|&i| self.setup.test(i));
         let c = ids[cpu];
-        // The kernel links pair by pair; the same links are collected per map and applied
-        // at once (the result does not depend on the order).
-        for &i in &others {
-            if i == cpu {
-                continue;
+        if c.fake_socket {
+            // links only with itself
+            for v in [&mut same_pkg, &mut same_llc, &mut same_l2c] {
+                v.clear();
             }
+        } else {
+            self.links.siblings(cpu, &c, &self.setup, [&mut same_pkg, &mut same_llc, &mut same_l2c]);
+        }
+        // The kernel walks the setup CPUs once, linking pair by pair (match_smt, match_llc,
+        // match_l2c, match_die); the same links are collected per map and applied at once
+        // (the result does not depend on the order). topology_sane warns for the first
+        // cross-node pair in the kernel's order: lowest CPU, then smt < llc < l2c.
+        let mut insane: Option<(usize, u8, &str)> = None;
+        let mut sane = |i: usize, rank: u8, name: &'static str| {
+            let ok = ids[i].node == c.node;
+            if !ok && insane.is_none_or(|(j, r, _)| (i, rank) < (j, r)) {
+                insane = Some((i, rank, name));
+            }
+            ok
+        };
+        for &i in &same_pkg {
             let o = ids[i];
-            if c.fake_socket || o.fake_socket {
+            if o.fake_socket || o.package != c.package {
                 continue;
             }
-            let pkg = c.package == o.package;
-            if pkg && c.node != o.node {
+            if c.node != o.node {
                 self.numa_in_package = true;
             }
-            if pkg && c.die == o.die && c.core == o.core && self.sane(cpu, i, ids, "smt", dmesg) {
-                smt.push(i);
-            }
-            if c.llc_id == o.llc_id {
-                let snc_drop = pkg && c.node != o.node && self.intel_snc;
-                if !snc_drop && self.sane(cpu, i, ids, "llc", dmesg) {
-                    llc.push(i);
+            if c.die == o.die {
+                if c.core == o.core && sane(i, 0, "smt") {
+                    smt.push(i);
                 }
-            }
-            if c.l2c_id == o.l2c_id && self.sane(cpu, i, ids, "l2c", dmesg) {
-                cluster.push(i);
-            }
-            if pkg && c.die == o.die {
                 die.push(i);
             }
+            package.push(i);
         }
+        for &i in &same_llc {
+            let o = ids[i];
+            if o.fake_socket || o.llc_id != c.llc_id {
+                continue;
+            }
+            let snc_drop = c.package == o.package && c.node != o.node && self.intel_snc;
+            if !snc_drop && sane(i, 1, "llc") {
+                llc.push(i);
+            }
+        }
+        for &i in &same_l2c {
+            let o = ids[i];
+            if !o.fake_socket && o.l2c_id == c.l2c_id && sane(i, 2, "l2c") {
+                cluster.push(i);
+            }
+        }
+        self.warn_insane(cpu, insane, ids, dmesg);
         self.smt.link(cpu, &smt);
         self.llc.link(cpu, &llc);
         self.cluster.link(cpu, &cluster);
         self.die.link(cpu, &die);
         let threads = self.smt.weight(cpu) as u32;
         self.max_smt_threads = self.max_smt_threads.max(threads);
-        // Second pass: package links and booted_cores need all SMT links in place.
-        for &i in &others {
-            if i != cpu && (c.fake_socket || ids[i].fake_socket || ids[i].package != c.package) {
-                continue;
-            }
-            if i != cpu {
-                package.push(i);
-            }
-            if threads == 1 {
+        // Second pass: booted_cores needs all SMT links in place.
+        if threads == 1 {
+            for &i in package.iter().chain([&cpu]) {
                 if self.smt.first(i) == Some(i) {
                     self.booted_cores[cpu] += 1;
                 }
                 if i != cpu {
                     self.booted_cores[i] += 1;
                 }
-            } else if i != cpu && self.booted_cores[cpu] == 0 {
+            }
+        } else if let Some(&i) = package.iter().find(|&&i| self.booted_cores[i] != 0) {
+            if self.booted_cores[cpu] == 0 {
                 self.booted_cores[cpu] = self.booted_cores[i];
             }
         }
         self.package.link(cpu, &package);
-        self.links.scratch = [others, smt, llc, cluster, die, package];
+        self.links.scratch = [same_pkg, same_llc, same_l2c, smt, llc, cluster, die, package];
     }
 
     /// `remove_siblinginfo(cpu)`: unlink an offlined CPU from every map.
@@ -666,28 +725,38 @@ impl LogicalMaps {
     /// Called when `cpu` is identified (boot CPU, each AP bring-up, hot-added CPU bring-up).
     pub fn update(&mut self, cpu: usize, ids: &CpuIds, dmesg: &mut Vec<String>) {
         // CPUs come mostly package by package: the last entry usually matches.
-        if self.packages.last() != Some(&ids.package) && !self.packages.contains(&ids.package) {
+        let new_package = self.packages.last() != Some(&ids.package) && !self.packages.contains(&ids.package);
+        if new_package {
             let new = self.packages.len();
             self.packages.push(ids.package);
             if new != ids.package as usize {
-                dmesg.push(format!(
-                    "smpboot: CPU {cpu} Converting physical {} to logical package {new}",
-                    ids.package
-                ));
+                dmesg.push(Self::converting(cpu, ids.package, "package", new));
             }
         }
-        // topology_phys_to_logical_die matches on (die id, package id) of initialized CPUs.
+        // topology_phys_to_logical_die matches on (die id, package id) of initialized CPUs:
+        // a new package has only new dies.
         let die = (ids.package, ids.die);
-        if self.dies.last() != Some(&die) && !self.dies.contains(&die) {
+        if new_package || (self.dies.last() != Some(&die) && !self.dies.contains(&die)) {
             let new = self.dies.len();
-            self.dies.push((ids.package, ids.die));
+            self.dies.push(die);
             if new != ids.die as usize {
-                dmesg.push(format!(
-                    "smpboot: CPU {cpu} Converting physical {} to logical die {new}",
-                    ids.die
-                ));
+                dmesg.push(Self::converting(cpu, ids.die, "die", new));
             }
         }
+    }
+
+    /// `smpboot: CPU %u Converting physical %u to logical package|die %u` (once per package on
+    /// multi-package machines: no `format!`).
+    fn converting(cpu: usize, physical: u32, what: &str, logical: usize) -> String {
+        LineBuilder::new("smpboot: CPU ")
+            .dec(cpu as u64)
+            .str(" Converting physical ")
+            .dec(physical)
+            .str(" to logical ")
+            .str(what)
+            .str(" ")
+            .dec(logical as u64)
+            .done()
     }
 
     /// Logical package id of a physical package (topology_phys_to_logical_pkg).

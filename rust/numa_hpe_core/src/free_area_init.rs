@@ -3,6 +3,7 @@
 
 use crate::bitmap::Bitmap;
 use crate::cmdline::{BootParams, CoreSpec};
+use crate::printk::{LineBuilder, LogBuf};
 use crate::zone::{Pgdat, ZoneType, MAX_DMA32_PFN, MAX_DMA_PFN, MAX_ORDER_NR_PAGES, NR_ZONES, ZONES};
 
 /// One memblock.memory region in pfns `[start, end)` on node `nid`.
@@ -52,15 +53,16 @@ pub struct ZoneLayout {
     pub pgdat: Vec<(u32, Pgdat)>,
 }
 
-/// Compute zones for every node with memory and print the boot lines. `online` are the nodes
-/// with memory (online at this point); `possible` all possible nodes.
+/// Compute zones for every node with memory and print the boot lines. `ranges` are
+/// memblock.memory (sorted, disjoint); `online` are the nodes with memory (online at this
+/// point); `possible` all possible nodes.
 pub fn free_area_init(
     ranges: &[MemRange],
     max_pfn: u64,
     params: &BootParams,
     online: &Bitmap,
     possible: &Bitmap,
-    dmesg: &mut Vec<String>,
+    dmesg: &mut LogBuf,
 ) -> ZoneLayout {
     let max_zone_pfn = [MAX_DMA_PFN.min(max_pfn), MAX_DMA32_PFN.min(max_pfn), max_pfn, 0, 0];
     let mut arch_zone = [(0, 0); NR_ZONES];
@@ -100,8 +102,21 @@ pub fn free_area_init(
     }
     dmesg.push("Early memory node ranges".to_string());
     for r in ranges {
-        dmesg.push(format!("  node {:>3}: [mem {:#018x}-{:#018x}]", r.nid, r.start << 12, (r.end << 12) - 1));
+        dmesg.push(
+            LineBuilder::new("  node ")
+                .dec_width(r.nid, 3)
+                .str(": [mem 0x")
+                .hex(r.start << 12, 16)
+                .str("-0x")
+                .hex((r.end << 12) - 1, 16)
+                .str("]")
+                .done(),
+        );
     }
+    // The regions of each node together (address order kept): per-node scans of all the
+    // regions were quadratic on 1024 nodes.
+    let mut by_node = ranges.to_vec();
+    by_node.sort_by_key(|r| r.nid);
     let mut pgdat = Vec::new();
     for nid in possible.iter() {
         if !online.test(nid) {
@@ -110,8 +125,18 @@ pub fn free_area_init(
             continue;
         }
         let nid = nid as u32;
-        let Some((ns, ne)) = pfn_range_for_nid(ranges, nid) else { continue };
-        dmesg.push(format!("Initmem setup node {nid} [mem {:#018x}-{:#018x}]", ns << 12, (ne << 12) - 1));
+        let node_ranges = &by_node[by_node.partition_point(|r| r.nid < nid)..by_node.partition_point(|r| r.nid <= nid)];
+        let Some((ns, ne)) = pfn_range_for_nid(node_ranges, nid) else { continue };
+        dmesg.push(
+            LineBuilder::new("Initmem setup node ")
+                .dec(nid)
+                .str(" [mem 0x")
+                .hex(ns << 12, 16)
+                .str("-0x")
+                .hex((ne << 12) - 1, 16)
+                .str("]")
+                .done(),
+        );
         let mut pg = Pgdat { node_start_pfn: ns, node_spanned: ne - ns, ..Pgdat::default() };
         let zmp = zone_movable_pfn[nid as usize];
         for z in ZONES {
@@ -139,7 +164,7 @@ pub fn free_area_init(
             let zone = pg.zone_mut(z);
             zone.zone_start_pfn = zs;
             zone.spanned = spanned;
-            zone.present = if spanned == 0 { 0 } else { present_in(ranges, zs, zs + spanned, Some(nid)) };
+            zone.present = if spanned == 0 { 0 } else { present_in(node_ranges, zs, zs + spanned, Some(nid)) };
             zone.present_early = zone.present;
         }
         pgdat.push((nid, pg));
@@ -150,12 +175,14 @@ pub fn free_area_init(
 
 /// `memmap_init`: `On node %d, zone %s: %lld pages in unavailable ranges` for the holes
 /// between memblock regions (in sections that have a memmap) and up to the last section end.
-fn memmap_init_lines(ranges: &[MemRange], pgdat: &[(u32, Pgdat)], dmesg: &mut Vec<String>) {
+fn memmap_init_lines(ranges: &[MemRange], pgdat: &[(u32, Pgdat)], dmesg: &mut LogBuf) {
     let section_present = |pfn: u64| {
         let s = pfn / PAGES_PER_SECTION;
-        ranges.iter().any(|r| r.start < (s + 1) * PAGES_PER_SECTION && r.end > s * PAGES_PER_SECTION)
+        // the first region ending inside or after the section (regions are sorted, disjoint)
+        let i = ranges.partition_point(|r| r.end <= s * PAGES_PER_SECTION);
+        ranges.get(i).is_some_and(|r| r.start < (s + 1) * PAGES_PER_SECTION)
     };
-    let unavailable = |s: u64, e: u64, zone: ZoneType, nid: u32, dmesg: &mut Vec<String>| {
+    let unavailable = |s: u64, e: u64, zone: ZoneType, nid: u32, dmesg: &mut LogBuf| {
         let mut cnt = 0;
         let mut pfn = s;
         while pfn < e {
@@ -175,7 +202,9 @@ fn memmap_init_lines(ranges: &[MemRange], pgdat: &[(u32, Pgdat)], dmesg: &mut Ve
     let mut last_nid = 0;
     let mut last_end = 0;
     for r in ranges {
-        let Some((_, pg)) = pgdat.iter().find(|(n, _)| *n == r.nid) else { continue };
+        // pgdat is in node order
+        let Ok(at) = pgdat.binary_search_by_key(&r.nid, |&(n, _)| n) else { continue };
+        let pg = &pgdat[at].1;
         for z in ZONES {
             let zone = pg.zone(z);
             if !zone.populated() {

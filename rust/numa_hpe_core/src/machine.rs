@@ -147,6 +147,7 @@ impl Machine {
             _ => Vec::new(),
         };
         dmesg.append(&mut params.dmesg.clone());
+        let mut dmesg = LogBuf::from(dmesg);
         let ram: Vec<(u64, u64)> = e.table.ram_ranges();
         let max_pfn = ram.iter().map(|&(_, end)| end >> 12).max().unwrap_or(0);
         let numa = numa_init(&fw, &params, &ram, max_pfn, &mut dmesg);
@@ -202,7 +203,7 @@ impl Machine {
                 disabled_cpus: 0,
             },
             sched: SchedDomains::default(),
-            dmesg: dmesg.into(),
+            dmesg,
             hotplug_resources: BTreeMap::new(),
             acpi_mem_devices: Vec::new(),
             next_acpi_instance: 0,
@@ -405,7 +406,8 @@ impl Machine {
         }
     }
 
-    /// `x86/mm: Memory block size` and one online block per block with present memory.
+    /// `x86/mm: Memory block size` and one online block per block with present memory (the
+    /// boot machine has no blocks yet).
     fn create_boot_memory_blocks(&mut self, reserved: &BootReserved) {
         let bs = self.block_size;
         self.dmesg.push(format!("x86/mm: Memory block size: {}MB", bs >> 20));
@@ -416,36 +418,53 @@ impl Machine {
         }
         ids.sort_unstable();
         ids.dedup();
-        for id in ids {
-            let (s, e) = (id * bp, (id + 1) * bp);
-            let mut nodes: Vec<u32> = Vec::new();
-            let mut zones: Vec<(u32, ZoneType)> = Vec::new();
-            let mut present = 0;
-            let first = self.mem.partition_point(|r| r.end <= s);
-            for r in self.mem[first..].iter().take_while(|r| r.start < e) {
-                if !nodes.contains(&r.nid) {
-                    nodes.push(r.nid);
+        // ids ascending: the map is bulk-built (an insert per block walks the tree), the
+        // memory ranges and reservations are walked alongside, the pgdat of the last node kept
+        let mut first = 0;
+        let mut reserved_blocks = reserved.blocks().peekable();
+        let mut last_pgdat: Option<(u32, Option<&Pgdat>)> = None;
+        self.blocks = ids
+            .into_iter()
+            .map(|id| {
+                let (s, e) = (id * bp, (id + 1) * bp);
+                let mut nodes: Vec<u32> = Vec::with_capacity(1);
+                // the (node, zone) the block's memory is in, None when several
+                let mut zone: Option<Option<(u32, ZoneType)>> = None;
+                let mut present = 0;
+                while self.mem.get(first).is_some_and(|r| r.end <= s) {
+                    first += 1;
                 }
-                let (a, b) = (r.start.max(s), r.end.min(e));
-                present += b - a;
-                if let Some(pg) = self.pgdat.get(&r.nid) {
-                    for z in ZONES {
-                        let zone = pg.zone(z);
-                        if zone.present > 0 && zone.zone_start_pfn < b && a < zone.end_pfn() && !zones.contains(&(r.nid, z)) {
-                            zones.push((r.nid, z));
+                for r in self.mem[first..].iter().take_while(|r| r.start < e) {
+                    if !nodes.contains(&r.nid) {
+                        nodes.push(r.nid);
+                    }
+                    let (a, b) = (r.start.max(s), r.end.min(e));
+                    present += b - a;
+                    let pg = match last_pgdat {
+                        Some((nid, pg)) if nid == r.nid => pg,
+                        _ => last_pgdat.insert((r.nid, self.pgdat.get(&r.nid))).1,
+                    };
+                    if let Some(pg) = pg {
+                        for z in ZONES {
+                            let zn = pg.zone(z);
+                            if zn.present > 0 && zn.zone_start_pfn < b && a < zn.end_pfn() {
+                                zone = match zone {
+                                    None => Some(Some((r.nid, z))),
+                                    Some(Some(p)) if p == (r.nid, z) => zone,
+                                    Some(_) => Some(None),
+                                };
+                            }
                         }
                     }
                 }
-            }
-            nodes.sort_unstable();
-            let zone = if zones.len() == 1 { Some(zones[0].1) } else { None };
-            let (res, unmovable) = reserved.block(id);
-            self.blocks.insert(
-                id,
-                MemoryBlock {
+                nodes.sort_unstable();
+                while reserved_blocks.next_if(|&(b, _)| b < id).is_some() {}
+                let (res, unmovable) =
+                    reserved_blocks.next_if(|&(b, _)| b == id).map_or((0, false), |(_, n)| (n, true));
+                let block = MemoryBlock {
                     id,
                     online: true,
-                    zone,
+                    zone: zone.flatten().map(|(_, z)| z),
                     nid: nodes[0],
                     nodes,
                     present,
@@ -453,9 +472,10 @@ impl Machine {
                     unmovable,
                     hotplugged: false,
                     group: None,
-                },
-            );
-        }
+                };
+                (id, block)
+            })
+            .collect();
     }
 
     /// Sorted CPU ids of node `n` that are online (`cpumask_of_node`), honouring NUMA

@@ -2,12 +2,15 @@
 //! PXM -> node numbering from SRAT, `numa_meminfo` cleanup and merge, the SLIT distance table,
 //! the dummy (UMA) fallback, `numa=fake`, and the patchset's `numa=possible=N` hook.
 
+use std::sync::Arc;
+
 use crate::bitmap::Bitmap;
 use crate::cmdline::BootParams;
-use crate::firmware::{Firmware, MAX_NUMNODES};
+use crate::firmware::{Firmware, FwMemAffinity, MAX_NUMNODES};
 use crate::node::DistanceTable;
 use crate::numa::MemBlk;
 use crate::numa_emulation::{cleanup_meminfo, numa_emulation, NumaEmulation};
+use crate::printk::{LineBuilder, LogBuf, LogLines};
 
 /// The outcome of NUMA init.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -35,14 +38,47 @@ impl NumaInit {
     }
 }
 
+/// The SRAT affinity lines of `acpi_numa_init`, one per CPU and memory range (9218 on a
+/// 1024-node machine): kept as numbers in the log.
+#[derive(Debug, Default)]
+struct SratLines {
+    /// (pxm, apic id, node) of each processor affinity entry.
+    cpus: Vec<(u32, u32, u32)>,
+    /// (node, entry) of each memory affinity entry.
+    mems: Vec<(u32, FwMemAffinity)>,
+}
+
+impl LogLines for SratLines {
+    fn count(&self) -> usize {
+        self.cpus.len() + self.mems.len()
+    }
+
+    fn text(&self, i: usize) -> String {
+        match (self.cpus.get(i), i.checked_sub(self.cpus.len()).and_then(|m| self.mems.get(m))) {
+            (Some(&(pxm, apic_id, n)), _) => LineBuilder::new("SRAT: PXM ")
+                .dec(pxm)
+                .str(" -> APIC 0x")
+                .hex(apic_id, 2)
+                .str(" -> Node ")
+                .dec(n)
+                .done(),
+            (None, Some((n, m))) => LineBuilder::new("ACPI: SRAT: Node ")
+                .dec(*n)
+                .str(" PXM ")
+                .dec(m.pxm)
+                .str(" [mem 0x")
+                .hex(m.start, 8)
+                .str("-0x")
+                .hex(m.end, 8)
+                .str(if m.hotpluggable { "] hotplug" } else { "]" })
+                .done(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
 /// Run NUMA init. `ram` are the e820 RAM ranges `[start, end)`, `max_pfn` the end of RAM.
-pub fn numa_init(
-    fw: &Firmware,
-    params: &BootParams,
-    ram: &[(u64, u64)],
-    max_pfn: u64,
-    dmesg: &mut Vec<String>,
-) -> NumaInit {
+pub fn numa_init(fw: &Firmware, params: &BootParams, ram: &[(u64, u64)], max_pfn: u64, dmesg: &mut LogBuf) -> NumaInit {
     let high = max_pfn << 12;
     let mut pxm_to_node: Vec<(u32, u32)> = Vec::new();
     // acpi_map_pxm_to_node: node ids in first-seen PXM order
@@ -68,30 +104,26 @@ pub fn numa_init(
     let mut hotpluggable = Vec::new();
     let mut distance = DistanceTable::none();
     if use_srat {
+        let mut srat = SratLines::default();
         for (i, c) in fw.cpus.iter().enumerate() {
             if let Some(pxm) = c.pxm {
                 let n = map_pxm(pxm, &mut pxm_to_node, &mut node_of_pxm);
                 parsed.set(n as usize);
                 cpu_node[i] = Some(n);
-                dmesg.push(format!("SRAT: PXM {pxm} -> APIC 0x{:02x} -> Node {n}", c.apic_id));
+                srat.cpus.push((pxm, c.apic_id, n));
             }
         }
         for m in &fw.memory_affinity {
             let n = map_pxm(m.pxm, &mut pxm_to_node, &mut node_of_pxm);
             parsed.set(n as usize);
-            dmesg.push(format!(
-                "ACPI: SRAT: Node {n} PXM {} [mem {:#010x}-{:#010x}]{}",
-                m.pxm,
-                m.start,
-                m.end,
-                if m.hotpluggable { " hotplug" } else { "" }
-            ));
+            srat.mems.push((n, m.clone()));
             let (start, end) = (m.start, m.end.saturating_add(1));
             meminfo.push(MemBlk { start, end, nid: n });
             if m.hotpluggable {
                 hotpluggable.push((start, end));
             }
         }
+        dmesg.push_batch(Arc::new(srat));
     } else if params.numa_off {
         dmesg.push("NUMA turned off".to_string());
     }
@@ -124,7 +156,9 @@ pub fn numa_init(
     // make numa_cleanup_meminfo fail (-EINVAL), and x86_numa_init falls back to the dummy
     // init with the distance table reset (unsorted, overlapping ranges used to reach
     // create_boot_memory_blocks and panic there).
-    let srat_ok = use_srat && cleanup_meminfo(&mut meminfo, ram, high, dmesg);
+    let mut lines = Vec::new();
+    let srat_ok = use_srat && cleanup_meminfo(&mut meminfo, ram, high, &mut lines);
+    dmesg.extend(lines);
     if !srat_ok {
         distance = DistanceTable::none();
         // dummy_numa_init
@@ -142,7 +176,10 @@ pub fn numa_init(
     if let (Some(arg), false) = (&params.numa_fake, params.numa_off) {
         let phys = distance.clone();
         let pd = move |a: u32, b: u32| phys.get(a as usize, b as usize);
-        if let Some(emu) = numa_emulation(&meminfo, ram, high, arg, &pd, dmesg) {
+        let mut lines = Vec::new();
+        let emu = numa_emulation(&meminfo, ram, high, arg, &pd, &mut lines);
+        dmesg.extend(lines);
+        if let Some(emu) = emu {
             meminfo.clone_from(&emu.blks);
             distance = DistanceTable::alloc(emu.distance.len());
             // __apicid_to_node moves to the first emulated node of each physical node
@@ -171,4 +208,27 @@ pub fn numa_init(
         }
     }
     NumaInit { meminfo, pxm_to_node, possible, distance, emulation, cpu_node, hotpluggable }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn srat_lines_read_as_printed() {
+        let mem = |pxm, start, end, hotpluggable| FwMemAffinity { node: None, pxm, start, end, hotpluggable };
+        let srat = SratLines {
+            cpus: vec![(0, 0x3, 0), (17, 0x1ff, 1023)],
+            mems: vec![(0, mem(0, 0, 0x9_ffff, false)), (5, mem(9, 0x4_4000_0000, 0xf_ffff_ffff, true))],
+        };
+        let mut want = Vec::new();
+        for &(pxm, apic, n) in &srat.cpus {
+            want.push(format!("SRAT: PXM {pxm} -> APIC 0x{apic:02x} -> Node {n}"));
+        }
+        for (n, m) in &srat.mems {
+            let hp = if m.hotpluggable { " hotplug" } else { "" };
+            want.push(format!("ACPI: SRAT: Node {n} PXM {} [mem {:#010x}-{:#010x}]{hp}", m.pxm, m.start, m.end));
+        }
+        assert_eq!((0..srat.count()).map(|i| srat.text(i)).collect::<Vec<_>>(), want);
+    }
 }

@@ -1,11 +1,20 @@
 //! The kernel log (kernel/printk `log_buf`) as `dmesg` shows it: one entry per line, oldest
-//! first. The `Fallback order for Node` lines of a zonelist pass -- a million numbers on 1024
-//! nodes -- stay numbers until the log is read; every reader sees the same text.
+//! first. Big batches of lines -- the `Fallback order for Node` lines of a zonelist pass (a
+//! million numbers on 1024 nodes), the SRAT affinity lines (one per CPU) -- stay numbers until
+//! the log is read; every reader sees the same text.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::zonelist::FallbackOrders;
+
+/// A batch of log lines kept as numbers, formatted when read.
+pub trait LogLines: std::fmt::Debug + Send + Sync {
+    /// Number of lines.
+    fn count(&self) -> usize;
+    /// The text of the `i`-th line.
+    fn text(&self, i: usize) -> String;
+}
 
 /// The log.
 #[derive(Clone, Debug, Default)]
@@ -18,8 +27,8 @@ pub struct LogBuf {
 #[derive(Clone, Debug)]
 enum Line {
     Text(String),
-    /// The `i`-th line of a zonelist pass.
-    Fallback(Arc<FallbackOrders>, u32),
+    /// The `i`-th line of a batch.
+    Batch(Arc<dyn LogLines>, u32),
 }
 
 impl LogBuf {
@@ -31,6 +40,11 @@ impl LogBuf {
         self.lines.extend(lines.into_iter().map(Line::Text));
     }
 
+    /// The lines of `batch`, in order.
+    pub fn push_batch(&mut self, batch: Arc<dyn LogLines>) {
+        self.lines.extend((0..batch.count()).map(|i| Line::Batch(Arc::clone(&batch), i as u32)));
+    }
+
     /// The `Fallback order for Node` lines of one pass, in build order. A pass equal to the
     /// previous one (a rebuild that changed nothing) shares its storage.
     pub fn push_fallback_orders(&mut self, orders: FallbackOrders) {
@@ -38,10 +52,8 @@ impl LogBuf {
             Some(last) if **last == orders => Arc::clone(last),
             _ => Arc::new(orders),
         };
-        for i in 0..orders.len() {
-            self.lines.push(Line::Fallback(Arc::clone(&orders), i as u32));
-        }
-        self.last_fallback = Some(orders);
+        self.last_fallback = Some(Arc::clone(&orders));
+        self.push_batch(orders);
     }
 
     #[must_use]
@@ -76,8 +88,69 @@ impl Line {
     fn text(&self) -> Cow<'_, str> {
         match self {
             Line::Text(s) => Cow::Borrowed(s),
-            Line::Fallback(o, i) => Cow::Owned(o.line(*i as usize)),
+            Line::Batch(b, i) => Cow::Owned(b.text(*i as usize)),
         }
+    }
+}
+
+/// Writes the decimal digits of `n` (`%u`) at `s[at..]`; returns the end.
+pub(crate) fn put_dec(s: &mut [u8], at: usize, mut n: u64) -> usize {
+    let len = n.checked_ilog10().map_or(1, |l| l as usize + 1);
+    for b in s[at..at + len].iter_mut().rev() {
+        *b = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    at + len
+}
+
+/// A log line built piece by piece: boot prints thousands of SRAT / memblock lines on big
+/// machines, and `format!` costs several times the digits.
+pub(crate) struct LineBuilder(Vec<u8>);
+
+impl LineBuilder {
+    pub(crate) fn new(head: &str) -> Self {
+        let mut s = Vec::with_capacity(64);
+        s.extend_from_slice(head.as_bytes());
+        LineBuilder(s)
+    }
+
+    pub(crate) fn str(mut self, t: &str) -> Self {
+        self.0.extend_from_slice(t.as_bytes());
+        self
+    }
+
+    /// `%u`.
+    pub(crate) fn dec(self, n: impl Into<u64>) -> Self {
+        self.dec_width(n, 0)
+    }
+
+    /// `%*u`: right-aligned in `width` columns.
+    pub(crate) fn dec_width(mut self, n: impl Into<u64>, width: usize) -> Self {
+        let mut b = [0u8; 20];
+        let end = put_dec(&mut b, 0, n.into());
+        self.0.resize(self.0.len() + width.saturating_sub(end), b' ');
+        self.0.extend_from_slice(&b[..end]);
+        self
+    }
+
+    /// `%0*x`: lower-case hex of at least `min_digits` (at most 16) digits, no `0x`.
+    pub(crate) fn hex(mut self, n: impl Into<u64>, min_digits: u32) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let n = n.into();
+        let digits = (u64::BITS - n.leading_zeros()).div_ceil(4).max(min_digits.min(16)).max(1) as usize;
+        let mut b = [0u8; 16];
+        let mut v = n;
+        for d in b[..digits].iter_mut().rev() {
+            *d = HEX[(v & 0xf) as usize];
+            v >>= 4;
+        }
+        self.0.extend_from_slice(&b[..digits]);
+        self
+    }
+
+    pub(crate) fn done(self) -> String {
+        // UTF-8 pieces and ASCII digits
+        String::from_utf8(self.0).unwrap_or_default()
     }
 }
 
@@ -141,6 +214,20 @@ mod tests {
     }
 
     #[test]
+    fn decimal_and_hex_digits() {
+        let mut b = [0u8; 24];
+        for n in [0u64, 7, 9, 10, 99, 100, 1023, 9999, 10_000, 65_535, u64::MAX] {
+            let end = put_dec(&mut b, 3, n);
+            assert_eq!(std::str::from_utf8(&b[3..end]).unwrap(), n.to_string());
+            assert_eq!(LineBuilder::new("x").dec(n).done(), format!("x{n}"));
+            assert_eq!(LineBuilder::new("").dec_width(n, 3).done(), format!("{n:>3}"));
+            for w in [0u32, 2, 8, 16] {
+                assert_eq!(LineBuilder::new("").hex(n, w).done(), format!("{n:0w$x}", w = w as usize));
+            }
+        }
+    }
+
+    #[test]
     fn an_unchanged_pass_shares_storage() {
         let mut log = LogBuf::default();
         log.push_fallback_orders(pass(&[0, 1]));
@@ -150,7 +237,7 @@ mod tests {
             .lines
             .iter()
             .filter_map(|l| match l {
-                Line::Fallback(o, _) => Some(Arc::as_ptr(o)),
+                Line::Batch(o, _) => Some(Arc::as_ptr(o).cast::<()>()),
                 Line::Text(_) => None,
             })
             .collect();

@@ -66,17 +66,12 @@ impl TopDown {
         if lo >= hi {
             return;
         }
-        let mut keep = Vec::with_capacity(2);
-        for &(fs, fe, nid) in &self.free[lo..hi] {
-            if fs < s {
-                keep.push((fs, s, nid));
-            }
-            if fe > e {
-                keep.push((e, fe, nid));
-            }
-            self.taken.push((fs.max(s), fe.min(e), nid));
-        }
-        self.free.splice(lo..hi, keep);
+        let (first, last) = (self.free[lo], self.free[hi - 1]);
+        self.taken.extend(self.free[lo..hi].iter().map(|&(fs, fe, nid)| (fs.max(s), fe.min(e), nid)));
+        // only the first range can start below s, only the last end above e
+        let below = (first.0 < s).then_some((first.0, s, first.2));
+        let above = (last.1 > e).then_some((e, last.1, last.2));
+        self.free.splice(lo..hi, below.into_iter().chain(above));
     }
 
     /// Allocate `n` pages as high as possible (on `nid` when given, falling back to anywhere).
@@ -160,10 +155,9 @@ impl BootReserved {
         self.zones.get(&(nid, z.idx())).copied().unwrap_or(0)
     }
 
-    /// Reserved pages inside block `id`, and whether it holds any (unmovable) reservation.
-    #[must_use]
-    pub fn block(&self, id: u64) -> (u64, bool) {
-        self.blocks.get(&id).map_or((0, false), |&n| (n, true))
+    /// (block id, reserved pages) of every block holding a (unmovable) reservation, ascending.
+    pub fn blocks(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.blocks.iter().map(|(&id, &n)| (id, n))
     }
 }
 
@@ -227,15 +221,11 @@ pub fn boot_reserved(mem: &[MemRange], pgdat: &BTreeMap<u32, Pgdat>, inp: &BootI
     }
     let mut cpu_nodes: Vec<u32> = inp.cpu_nodes.to_vec();
     cpu_nodes.sort_unstable();
-    cpu_nodes.dedup();
-    let mut ncpu_of: BTreeMap<u32, u64> = BTreeMap::new();
-    for &c in inp.cpu_nodes {
-        *ncpu_of.entry(c).or_insert(0) += 1;
-    }
-    for nid in cpu_nodes {
-        let n = ncpu_of[&nid];
+    // ascending node ids, with their CPU counts
+    for same_node in cpu_nodes.chunk_by(|a, b| a == b) {
+        let nid = same_node[0];
         let on = has_mem(&nid).then_some(nid);
-        a.alloc(n * PERCPU_PAGES_PER_CPU, on, None, 1, MAX_DMA_PFN);
+        a.alloc(same_node.len() as u64 * PERCPU_PAGES_PER_CPU, on, None, 1, MAX_DMA_PFN);
     }
     let mut total = 0u64;
     let mut nr_kernel_pages = 0u64;

@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use crate::bitmap::Bitmap;
 use crate::node::DistanceTable;
+use crate::printk::{put_dec, LogLines};
 
 /// PENALTY_FOR_NODE_WITH_CPUS.
 const PENALTY_FOR_NODE_WITH_CPUS: u8 = 1;
@@ -63,7 +64,7 @@ impl FallbackOrders {
         // digits written in place from a table: a million numbers per pass on 1024 nodes
         let mut s = vec![0u8; HEAD.len() + 12 + order.len() * 6];
         s[..HEAD.len()].copy_from_slice(HEAD);
-        let mut at = put_dec(&mut s, HEAD.len(), nid);
+        let mut at = put_dec(&mut s, HEAD.len(), u64::from(nid));
         s[at..at + 2].copy_from_slice(b": ");
         at += 2;
         for &n in order {
@@ -72,13 +73,23 @@ impl FallbackOrders {
                 s[at + 4] = b' ';
                 at += 1 + usize::from(n >= 10) + usize::from(n >= 100) + usize::from(n >= 1000) + 1;
             } else {
-                at = put_dec(&mut s, at, u32::from(n));
+                at = put_dec(&mut s, at, u64::from(n));
                 s[at] = b' ';
                 at += 1;
             }
         }
         s.truncate(at);
         String::from_utf8(s).unwrap_or_default()
+    }
+}
+
+impl LogLines for FallbackOrders {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn text(&self, i: usize) -> String {
+        self.line(i)
     }
 }
 
@@ -98,16 +109,6 @@ static DEC4: [[u8; 4]; 10_000] = {
     }
     t
 };
-
-/// Writes the decimal digits of `n` at `s[at..]`; returns the end.
-fn put_dec(s: &mut [u8], at: usize, mut n: u32) -> usize {
-    let len = n.checked_ilog10().map_or(1, |l| l as usize + 1);
-    for b in s[at..at + len].iter_mut().rev() {
-        *b = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    at + len
-}
 
 /// One `__build_all_zonelists` pass over `nodes` (a fresh `node_load`): the order per node.
 #[must_use]
@@ -408,11 +409,6 @@ mod tests {
 
     #[test]
     fn decimal_digits() {
-        let mut s = [0u8; 16];
-        for n in [0u32, 7, 9, 10, 99, 100, 1023, 9999, 10_000, 65_535, u32::MAX] {
-            let end = put_dec(&mut s, 3, n);
-            assert_eq!(std::str::from_utf8(&s[3..end]).unwrap(), n.to_string());
-        }
         for (n, digits) in DEC4.iter().enumerate() {
             assert_eq!(std::str::from_utf8(digits).unwrap(), format!("{n:<4}"));
         }

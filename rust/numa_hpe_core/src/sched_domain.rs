@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crate::bitmap::Bitmap;
 use crate::cpu_topology::{CpuMasks, SiblingMaps};
 use crate::node::{DistanceTable, REMOTE_DISTANCE};
+use crate::sched_update::update_after_cpu_change;
 use crate::sched_groups::{Chains, GroupBuilder, GroupRef, HashMap, PlainLevel, Spans, Walks, NONE};
 
 pub use crate::sched_debug::{rebuild_lines, DEBUGFS_ATTRS};
@@ -278,8 +279,17 @@ impl SchedDomains {
     /// [`SchedDomains::rebuild`] after one CPU came online or went offline (its sibling maps
     /// updated) and nothing else changed since these domains were built: the node distances
     /// are not read again. The result is equal to a full build.
-    pub fn rebuild_after_cpu_change(&mut self, input: &SchedInput<'_>) {
+    /// True when the domains were updated from the last build (`sched_update.rs`), false
+    /// when they were built again.
+    pub fn rebuild_after_cpu_change(&mut self, input: &SchedInput<'_>) -> bool {
+        if let BuildCache { spans: Some(spans), last: Some(last) } = &mut self.cache {
+            if update_after_cpu_change(last, spans, &mut self.per_cpu, input) {
+                self.span.clone_from(&last.cpu_map);
+                return true;
+            }
+        }
         self.rebuild_with(input, true);
+        false
     }
 
     fn rebuild_with(&mut self, input: &SchedInput<'_>, trust_distances: bool) {
@@ -299,9 +309,9 @@ impl SchedDomains {
 /// One topology level (struct sched_domain_topology_level).
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Level {
-    name: &'static str,
+    pub name: &'static str,
     tl_flags: u32,
-    overlap: bool,
+    pub overlap: bool,
     numa_distance: u32,
 }
 
@@ -452,6 +462,20 @@ fn sd_parent_degenerate(c: &Raw, p: &Raw) -> bool {
     !c.flags & pflags == 0
 }
 
+/// The span id of `cpu`'s sibling mask in `maps` ({cpu} when it has none holding itself).
+pub(crate) fn sibling_mask_id(
+    spans: &mut Spans,
+    maps: &CpuMasks,
+    cpu: usize,
+    n: usize,
+    by_ptr: &mut HashMap<usize, (Arc<Bitmap>, u32)>,
+) -> u32 {
+    match (cpu < maps.len()).then(|| maps.shared(cpu)) {
+        Some(a) if a.nbits() == n && a.test(cpu) => spans.intern_shared(a, by_ptr),
+        _ => spans.singleton(cpu),
+    }
+}
+
 /// Per-level topology masks of every CPU in the map: `mask_id[level][cpu]` (NONE elsewhere),
 /// and whether the NUMA levels came from the CPU nodes' distances as usual.
 fn level_masks(
@@ -478,14 +502,13 @@ fn level_masks(
         let mut v = vec![NONE; n];
         let mut last: (*const Bitmap, u32) = (std::ptr::null(), NONE);
         for &c in cpus {
-            v[c] = if c < maps.len() && maps[c].nbits() == n && maps[c].test(c) {
-                let a = maps.shared(c);
-                if Arc::as_ptr(a) != last.0 {
+            v[c] = match (c < maps.len()).then(|| maps.shared(c)) {
+                Some(a) if Arc::as_ptr(a) == last.0 => last.1,
+                Some(a) if a.nbits() == n && a.test(c) => {
                     last = (Arc::as_ptr(a), spans.intern_shared(a, &mut by_ptr));
+                    last.1
                 }
-                last.1
-            } else {
-                spans.singleton(c)
+                _ => spans.singleton(c),
             };
         }
         v

@@ -923,6 +923,49 @@ impl LastBuild {
     }
 }
 
+impl LastBuild {
+    /// [`LastBuild::attach_cpu`] when `low`, the lowest level where `cpu`'s chain or groups
+    /// changed, is the level of its top attached domain and the chain still ends there: the
+    /// domains below are those of the last build (degeneration decides pairwise, bottom-up),
+    /// and the new top stays unless it is degenerate against the one below. False when this
+    /// does not apply (nothing is changed then).
+    pub(crate) fn attach_top_only(
+        &mut self,
+        cpu: usize,
+        low: usize,
+        spans: &Spans,
+        f: &mut DomainFactory,
+        list: &mut [Arc<SchedDomain>],
+    ) -> bool {
+        let nl = self.levels.len();
+        let len = usize::from(self.kept_len[cpu]);
+        let at = cpu * nl + len;
+        if len < 2 || list.len() != len || self.kept[at - 1].level != low {
+            return false;
+        }
+        let s = self.chains.span_at[low][cpu];
+        if s == NONE || self.chains.span_at.get(low + 1).is_some_and(|v| v[cpu] != NONE) {
+            return false;
+        }
+        let (groups, ngroups) = self.groups_at[low][cpu];
+        let r = Raw {
+            level: low,
+            span: s,
+            flags: f.params[low].0,
+            ngroups: ngroups as usize,
+            weight: spans.weight[s as usize],
+            groups,
+            mask_w: spans.weight[self.mask_ids[low][cpu] as usize],
+        };
+        if sd_parent_degenerate(&self.kept[at - 2], &r) {
+            return false;
+        }
+        list[len - 1] = f.domain(len - 1, &r, list.last(), spans, &self.plain, &self.walks.groups);
+        self.kept[at - 1] = r;
+        true
+    }
+}
+
 /// The domain objects of a build: equal domains shared, the previous build's reused.
 pub(crate) struct DomainFactory {
     /// Level names.

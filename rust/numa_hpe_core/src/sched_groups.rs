@@ -244,6 +244,13 @@ impl Spans {
         })
     }
 
+    /// Span `id` and `b` share a CPU (only the span's non-zero words are read).
+    pub fn intersects(&self, id: u32, b: &Bitmap) -> bool {
+        let (lo, hi) = self.range[id as usize];
+        let (x, y) = (self.get(id).words(), b.words());
+        (lo as usize..hi as usize).any(|k| x[k] & y.get(k).copied().unwrap_or(0) != 0)
+    }
+
     pub fn subset(&self, a: u32, b: u32) -> bool {
         let (lo, hi) = self.range[a as usize];
         let (x, y) = (self.get(a).words(), self.get(b).words());

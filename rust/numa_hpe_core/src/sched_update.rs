@@ -126,6 +126,9 @@ pub(crate) fn update_after_cpu_change(
     let mut dirty = vec![Bitmap::new(n); nl];
     let mut and_memo: HashMap<u32, u32> = HashMap::default();
     let mut holds_x: HashMap<u32, bool> = HashMap::default();
+    // Neighbouring CPUs mostly share their masks: the last lookups per level.
+    let mut last_and = vec![(NONE, NONE); nl];
+    let mut last_clean = vec![NONE; nl];
     for &c in &cpus {
         let (mut child, mut child_changed) = (NONE, false);
         let mut stop = nl;
@@ -133,23 +136,33 @@ pub(crate) fn update_after_cpu_change(
             let old = lb.chains.span_at[li][c];
             let m = lb.mask_ids[li][c];
             let s = if changed_mask[li].test(c) || old == NONE || c == x {
-                *and_memo.entry(m).or_insert_with(|| {
-                    if spans.subset(m, map_id) {
-                        m
-                    } else {
-                        let b = spans.get(m).and(&map);
-                        spans.intern(&b)
+                match last_and[li] {
+                    (lm, ls) if lm == m => ls,
+                    _ => {
+                        let s = *and_memo.entry(m).or_insert_with(|| {
+                            if spans.subset(m, map_id) {
+                                m
+                            } else {
+                                let b = spans.get(m).and(&map);
+                                spans.intern(&b)
+                            }
+                        });
+                        last_and[li] = (m, s);
+                        s
                     }
-                })
+                }
             } else {
                 // An unchanged mask without x: mask AND map is still the old span.
-                if *holds_x.entry(m).or_insert_with(|| spans.get(m).test(x)) {
-                    return false;
+                if last_clean[li] != m {
+                    if *holds_x.entry(m).or_insert_with(|| spans.get(m).test(x)) {
+                        return false;
+                    }
+                    last_clean[li] = m;
                 }
                 old
             };
             // The child must stay inside (else the kernel's "topology borken" fix).
-            if (child_changed || s != old) && child != NONE && !spans.subset(child, s) {
+            if (child_changed || s != old) && child != NONE && child != s && !spans.subset(child, s) {
                 return false;
             }
             child_changed = s != old;
@@ -198,14 +211,14 @@ pub(crate) fn update_after_cpu_change(
         let groups = &walks.groups;
         walks.memo.retain(|&(lvl, span, _, _), &mut id| {
             let d = &dirty[lvl];
-            let stale = spans.get(span).intersects(d)
-                || groups[id as usize].iter().any(|g| spans.get(g.span).intersects(d));
+            let stale = spans.intersects(span, d)
+                || groups[id as usize].iter().any(|g| spans.intersects(g.span, d));
             if stale {
                 invalid[id as usize] = true;
             }
             !stale
         });
-        walks.balance.retain(|&(lvl, g), _| !spans.get(g).intersects(&dirty[lvl]));
+        walks.balance.retain(|&(lvl, g), _| !spans.intersects(g, &dirty[lvl]));
     }
     let mut gb = GroupBuilder::new(spans, chains, walks);
     for li in 0..nl {
@@ -262,7 +275,9 @@ pub(crate) fn update_after_cpu_change(
         lb.kept_len[x] = 0;
     }
     for &c in &cpus {
-        if low[c] != NONE as usize {
+        if low[c] != NONE as usize
+            && !lb.attach_top_only(c, low[c], spans, &mut f, &mut per_cpu[c])
+        {
             lb.attach_cpu(c, spans, &mut f, &mut per_cpu[c], true, &mut t);
         }
     }

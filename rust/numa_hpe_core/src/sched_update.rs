@@ -118,9 +118,13 @@ pub(crate) fn update_after_cpu_change(
 
     // Spans (build_sched_domain): changed masks AND the new map; the rest keep theirs.
     let mut changed_mask = vec![Bitmap::new(n); nl];
+    // Per CPU, the lowest level whose mask changed: below it the chain is the last build's.
+    let mut lowest = vec![nl; n];
+    lowest[x] = 0;
     for (li, cs) in mask_changed.iter().enumerate() {
         for &c in cs {
             changed_mask[li].set(c);
+            lowest[c] = lowest[c].min(li);
         }
     }
     let mut dirty = vec![Bitmap::new(n); nl];
@@ -129,10 +133,28 @@ pub(crate) fn update_after_cpu_change(
     // Neighbouring CPUs mostly share their masks: the last lookups per level.
     let mut last_and = vec![(NONE, NONE); nl];
     let mut last_clean = vec![NONE; nl];
+    let mut last_inside = (NONE, NONE);
     for &c in &cpus {
-        let (mut child, mut child_changed) = (NONE, false);
+        // Below lc the chain is the last build's as far as it went (its top, the old map, is
+        // not the new one); it must not stop there now.
+        let mut lc = lowest[c].min(nl);
+        let mut child = NONE;
+        for li in 0..lc {
+            match lb.chains.span_at[li][c] {
+                NONE => {
+                    lc = li;
+                    break;
+                }
+                s if s == map_id => return false,
+                s => child = s,
+            }
+        }
+        if lc >= nl {
+            return false;
+        }
+        let mut child_changed = false;
         let mut stop = nl;
-        for li in 0..nl {
+        for li in lc..nl {
             let old = lb.chains.span_at[li][c];
             let m = lb.mask_ids[li][c];
             let s = if changed_mask[li].test(c) || old == NONE || c == x {
@@ -162,8 +184,11 @@ pub(crate) fn update_after_cpu_change(
                 old
             };
             // The child must stay inside (else the kernel's "topology borken" fix).
-            if (child_changed || s != old) && child != NONE && child != s && !spans.subset(child, s) {
-                return false;
+            if (child_changed || s != old || li == lc) && child != NONE && child != s {
+                if last_inside != (child, s) && !spans.subset(child, s) {
+                    return false;
+                }
+                last_inside = (child, s);
             }
             child_changed = s != old;
             if child_changed {

@@ -33,6 +33,7 @@ pub mod reserve;
 pub mod sched_debug;
 pub mod sched_domain;
 mod sched_groups;
+mod sched_update;
 pub mod smpboot;
 pub mod sysfs_cpu;
 pub mod sysfs_memory;

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use crate::bitmap::Bitmap;
 use crate::cpu_topology::{CpuMasks, SiblingMaps};
 use crate::node::{DistanceTable, REMOTE_DISTANCE};
-use crate::sched_groups::{Chains, GroupBuilder, GroupRef, HashMap, PlainLevel, Spans, NONE};
+use crate::sched_update::update_after_cpu_change;
+use crate::sched_groups::{Chains, GroupBuilder, GroupRef, HashMap, PlainLevel, Spans, Walks, NONE};
 
 pub use crate::sched_debug::{rebuild_lines, DEBUGFS_ATTRS};
 
@@ -239,13 +240,17 @@ pub struct SchedDomains {
     pub failed: bool,
 }
 
-/// Interned spans kept between builds.
+/// What a build leaves for the next one: its span table, and when the build was clean its
+/// intermediate results, from which [`SchedDomains::rebuild_after_cpu_change`] updates.
 #[derive(Default)]
-struct BuildCache(Option<Box<Spans>>);
+struct BuildCache {
+    spans: Option<Box<Spans>>,
+    last: Option<Box<LastBuild>>,
+}
 
 impl Clone for BuildCache {
     fn clone(&self) -> Self {
-        BuildCache(None)
+        BuildCache::default()
     }
 }
 
@@ -274,13 +279,22 @@ impl SchedDomains {
     /// [`SchedDomains::rebuild`] after one CPU came online or went offline (its sibling maps
     /// updated) and nothing else changed since these domains were built: the node distances
     /// are not read again. The result is equal to a full build.
-    pub fn rebuild_after_cpu_change(&mut self, input: &SchedInput<'_>) {
+    /// True when the domains were updated from the last build (`sched_update.rs`), false
+    /// when they were built again.
+    pub fn rebuild_after_cpu_change(&mut self, input: &SchedInput<'_>) -> bool {
+        if let BuildCache { spans: Some(spans), last: Some(last) } = &mut self.cache {
+            if update_after_cpu_change(last, spans, &mut self.per_cpu, input) {
+                self.span.clone_from(&last.cpu_map);
+                return true;
+            }
+        }
         self.rebuild_with(input, true);
+        false
     }
 
     fn rebuild_with(&mut self, input: &SchedInput<'_>, trust_distances: bool) {
         let n = input.nr_cpu_ids;
-        let spans = match self.cache.0.take() {
+        let spans = match self.cache.spans.take() {
             // Spans never go away from a kept table: start afresh when it has grown a lot.
             Some(s) if s.nbits == n && s.len() < 4 * n + 4096 => s,
             _ => Box::new(Spans::new(n)),
@@ -293,10 +307,11 @@ impl SchedDomains {
 }
 
 /// One topology level (struct sched_domain_topology_level).
-struct Level {
-    name: &'static str,
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Level {
+    pub name: &'static str,
     tl_flags: u32,
-    overlap: bool,
+    pub overlap: bool,
     numa_distance: u32,
 }
 
@@ -403,19 +418,21 @@ fn sd_params(l: &Level) -> (u32, u32, u32) {
 }
 
 /// A raw domain during degeneration.
-#[derive(Clone, Copy)]
-struct Raw {
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Raw {
     level: usize,
     span: u32,
     flags: u32,
     ngroups: usize,
     weight: u32,
     groups: Variant,
+    /// Weight of the level's topology mask (the balance intervals).
+    mask_w: u32,
 }
 
 /// Which group list a domain has: a rotation of a shared cycle, or an overlap walk.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-enum Variant {
+pub(crate) enum Variant {
     /// Cycle of the level and position of the own group in it.
     Plain(u32, u32),
     Overlap(u32),
@@ -445,13 +462,28 @@ fn sd_parent_degenerate(c: &Raw, p: &Raw) -> bool {
     !c.flags & pflags == 0
 }
 
-/// Per-level topology masks of every CPU in the map: `mask_id[level][cpu]` (NONE elsewhere).
+/// The span id of `cpu`'s sibling mask in `maps` ({cpu} when it has none holding itself).
+pub(crate) fn sibling_mask_id(
+    spans: &mut Spans,
+    maps: &CpuMasks,
+    cpu: usize,
+    n: usize,
+    by_ptr: &mut HashMap<usize, (Arc<Bitmap>, u32)>,
+) -> u32 {
+    match (cpu < maps.len()).then(|| maps.shared(cpu)) {
+        Some(a) if a.nbits() == n && a.test(cpu) => spans.intern_shared(a, by_ptr),
+        _ => spans.singleton(cpu),
+    }
+}
+
+/// Per-level topology masks of every CPU in the map: `mask_id[level][cpu]` (NONE elsewhere),
+/// and whether the NUMA levels came from the CPU nodes' distances as usual.
 fn level_masks(
     input: &SchedInput<'_>,
     spans: &mut Spans,
     cpus: &[usize],
     trust_distances: bool,
-) -> (Vec<Level>, Vec<Vec<u32>>) {
+) -> (Vec<Level>, Vec<Vec<u32>>, bool) {
     let n = input.nr_cpu_ids;
     let sib = input.siblings;
     let node_of = |c: usize| input.cpu_node.get(c).copied().unwrap_or(0) as usize;
@@ -470,14 +502,13 @@ fn level_masks(
         let mut v = vec![NONE; n];
         let mut last: (*const Bitmap, u32) = (std::ptr::null(), NONE);
         for &c in cpus {
-            v[c] = if c < maps.len() && maps[c].nbits() == n && maps[c].test(c) {
-                let a = maps.shared(c);
-                if Arc::as_ptr(a) != last.0 {
+            v[c] = match (c < maps.len()).then(|| maps.shared(c)) {
+                Some(a) if Arc::as_ptr(a) == last.0 => last.1,
+                Some(a) if a.nbits() == n && a.test(c) => {
                     last = (Arc::as_ptr(a), spans.intern_shared(a, &mut by_ptr));
+                    last.1
                 }
-                last.1
-            } else {
-                spans.singleton(c)
+                _ => spans.singleton(c),
             };
         }
         v
@@ -520,11 +551,11 @@ fn level_masks(
         Some(c) if trust_distances && all_known => c,
         kept => {
             let Some(matrix) = numa_distances(&nodes, input.distance) else {
-                return (levels, ids);
+                return (levels, ids, false);
             };
             if !all_known {
                 numa_levels_by_node(input, spans, &nodes, &distinct_distances(&matrix), &matrix, &node_ids, cpus, empty, &mut levels, &mut ids);
-                return (levels, ids);
+                return (levels, ids, false);
             }
             // The node sets of the last build (of any machine): reused when the CPU nodes and
             // their distances are the same.
@@ -583,7 +614,7 @@ fn level_masks(
         }
         spans.numa = Some(numa);
     }
-    (levels, ids)
+    (levels, ids, true)
 }
 
 /// sched_domains_numa_masks when some active CPU's node is not among the CPU nodes (odd
@@ -693,7 +724,8 @@ fn build(
     let mut cpu_map = input.active.clone();
     cpu_map.resize(n);
     let cpus: Vec<usize> = cpu_map.iter().collect();
-    // The active CPUs' previous domains stay until attach_domains, which reuses equal ones.
+    // The active CPUs' previous domains stay until they are attached again: equal ones are
+    // reused.
     for (c, list) in per_cpu.iter_mut().enumerate() {
         if !cpu_map.test(c) {
             list.clear();
@@ -705,12 +737,12 @@ fn build(
         ..Default::default()
     };
     if cpus.is_empty() {
-        out.cache = BuildCache(Some(spans_box));
+        out.cache.spans = Some(spans_box);
         return out;
     }
     let spans: &mut Spans = &mut spans_box;
     let map_id = spans.intern(&cpu_map);
-    let (levels, mask_ids) = level_masks(input, spans, &cpus, trust_distances);
+    let (levels, mask_ids, all_known) = level_masks(input, spans, &cpus, trust_distances);
     let insane: Vec<Vec<u32>> = levels
         .iter()
         .zip(&mask_ids)
@@ -728,160 +760,327 @@ fn build(
     else {
         out.failed = true;
         out.per_cpu.iter_mut().for_each(Vec::clear);
-        out.cache = BuildCache(Some(spans_box));
+        out.cache.spans = Some(spans_box);
         return out;
     };
-    let mut gb = GroupBuilder::new(spans, &chains);
+    let mut walks = Walks::default();
+    let mut gb = GroupBuilder::new(spans, &chains, &mut walks);
     let plain: Vec<Option<PlainLevel>> = levels
         .iter()
         .enumerate()
         .map(|(li, l)| (!l.overlap).then(|| gb.plain_level(li, &cpus)))
         .collect();
-    attach_domains(&levels, &mask_ids, &mut gb, &plain, &cpus, &mut out.per_cpu);
-    drop(gb);
-    out.cache = BuildCache(Some(spans_box));
+    let groups_at = group_lists(&plain, &mut gb, &cpus, n);
+    let nl = levels.len();
+    let mut last = LastBuild {
+        cpu_map,
+        map_id,
+        cpu_nodes: input.cpu_nodes.clone(),
+        levels,
+        mask_ids,
+        chains,
+        plain,
+        walks,
+        groups_at,
+        kept: vec![Raw::NONE; n * nl],
+        kept_len: vec![0; n],
+    };
+    let mut f = DomainFactory::new(&last.levels);
+    let mut scratch = AttachScratch::default();
+    for &c in &cpus {
+        last.attach_cpu(c, spans, &mut f, &mut out.per_cpu[c], false, &mut scratch);
+    }
+    drop(f);
+    if out.warnings.is_empty() && all_known {
+        out.cache.last = Some(Box::new(last));
+    }
+    out.cache.spans = Some(spans_box);
     out
 }
 
-/// The attached domains of every CPU: its raw chain (groups from `gb` / `plain`) after
-/// cpu_attach_domain's degeneration, equal domains shared.
-#[inline(never)] // out of line: profiles show the phases of a build apart
-fn attach_domains(
-    levels: &[Level],
-    mask_ids: &[Vec<u32>],
-    gb: &mut GroupBuilder<'_>,
+/// Each CPU's group list per level: `groups_at[level][cpu]` = (variant, number of groups).
+fn group_lists(
     plain: &[Option<PlainLevel>],
+    gb: &mut GroupBuilder<'_>,
     cpus: &[usize],
-    per_cpu: &mut [Vec<Arc<SchedDomain>>],
-) {
-    let chains = gb.chains;
-    let params: Vec<(u32, u32, u32)> = levels.iter().map(sd_params).collect();
-    let mut memo: HashMap<(usize, u32, u32, Variant, u32), Arc<SchedDomain>> =
-        HashMap::with_capacity_and_hasher(2 * cpus.len(), Default::default());
-    // Neighbouring CPUs mostly share their upper domains: the last key and domain per position.
-    let mut last: Vec<Option<((usize, u32, u32, Variant, u32), Arc<SchedDomain>)>> =
-        vec![None; levels.len()];
-    let mut keep: Vec<Raw> = Vec::with_capacity(levels.len());
-    let mut plain_cycles: Vec<Vec<Option<Arc<[SchedGroup]>>>> = plain
+    n: usize,
+) -> Vec<Vec<(Variant, u32)>> {
+    plain
         .iter()
-        .map(|p| p.as_ref().map_or_else(Vec::new, |p| vec![None; p.cycles.len()]))
-        .collect();
-    let mut overlap_cycles: HashMap<u32, Arc<[SchedGroup]>> = HashMap::default();
-    let mut fresh: Vec<Arc<SchedDomain>> = Vec::with_capacity(levels.len());
-    for &c in cpus {
-        keep.clear();
-        for (li, pl) in plain.iter().enumerate() {
-            let s = chains.span_at[li][c];
+        .enumerate()
+        .map(|(li, pl)| {
+            let mut v = vec![(Variant::Overlap(NONE), 0); n];
+            for &c in cpus {
+                if gb.chains.span_at[li][c] != NONE {
+                    v[c] = group_list(li, c, pl.as_ref(), gb);
+                }
+            }
+            v
+        })
+        .collect()
+}
+
+/// The group list of `cpu`'s domain at `level` (a plain level's groups are in `pl`).
+pub(crate) fn group_list(
+    level: usize,
+    cpu: usize,
+    pl: Option<&PlainLevel>,
+    gb: &mut GroupBuilder<'_>,
+) -> (Variant, u32) {
+    match pl {
+        None => {
+            let id = gb.overlap(level, cpu);
+            (Variant::Overlap(id as u32), gb.walks.groups[id].len() as u32)
+        }
+        Some(pl) => {
+            let (k, pos) = pl.at[cpu];
+            (Variant::Plain(k, pos), pl.cycles[k as usize].1)
+        }
+    }
+}
+
+/// The intermediate results of a clean build (no warning, every CPU's node a CPU node).
+pub(crate) struct LastBuild {
+    pub cpu_map: Bitmap,
+    pub map_id: u32,
+    pub cpu_nodes: Bitmap,
+    pub levels: Vec<Level>,
+    pub mask_ids: Vec<Vec<u32>>,
+    pub chains: Chains,
+    pub plain: Vec<Option<PlainLevel>>,
+    pub walks: Walks,
+    pub groups_at: Vec<Vec<(Variant, u32)>>,
+    /// Each CPU's domains after degeneration: `kept[cpu * levels][..kept_len[cpu]]`.
+    pub kept: Vec<Raw>,
+    pub kept_len: Vec<u8>,
+}
+
+/// Buffers of [`LastBuild::attach_cpu`].
+#[derive(Default)]
+pub(crate) struct AttachScratch {
+    chain: Vec<Raw>,
+    fresh: Vec<Arc<SchedDomain>>,
+}
+
+impl Raw {
+    const NONE: Raw = Raw {
+        level: 0,
+        span: NONE,
+        flags: 0,
+        ngroups: 0,
+        weight: 0,
+        groups: Variant::Overlap(NONE),
+        mask_w: 0,
+    };
+}
+
+impl LastBuild {
+    /// cpu_attach_domain for `cpu`: its raw chain, degenerated, as domain objects in `list`
+    /// (which holds its previous ones). `ids_stable`: group list ids mean what they meant
+    /// when `kept` was written, so an unchanged kept domain is the one already in `list`.
+    pub(crate) fn attach_cpu(
+        &mut self,
+        cpu: usize,
+        spans: &Spans,
+        f: &mut DomainFactory,
+        list: &mut Vec<Arc<SchedDomain>>,
+        ids_stable: bool,
+        t: &mut AttachScratch,
+    ) {
+        t.chain.clear();
+        for (li, params) in f.params.iter().enumerate() {
+            let s = self.chains.span_at[li][cpu];
             if s == NONE {
                 break;
             }
-            let (groups, ngroups) = match pl {
-                None => {
-                    let id = gb.overlap(li, c);
-                    (Variant::Overlap(id as u32), gb.overlap_groups[id].len())
-                }
-                Some(pl) => {
-                    let (k, pos) = pl.at[c];
-                    (Variant::Plain(k, pos), pl.cycles[k as usize].1 as usize)
-                }
-            };
-            keep.push(Raw {
+            let (groups, ngroups) = self.groups_at[li][cpu];
+            t.chain.push(Raw {
                 level: li,
                 span: s,
-                flags: params[li].0,
-                ngroups,
-                weight: gb.spans.weight[s as usize],
+                flags: params.0,
+                ngroups: ngroups as usize,
+                weight: spans.weight[s as usize],
                 groups,
+                mask_w: spans.weight[self.mask_ids[li][cpu] as usize],
             });
         }
-        degenerate(&mut keep);
-        fresh.clear();
-        for (p, r) in keep.iter().enumerate() {
-            let mask_w = gb.spans.weight[mask_ids[r.level][c] as usize];
-            let key = (r.level, r.span, r.flags, r.groups, mask_w);
-            if let Some((k, d)) = &last[p] {
-                if *k == key {
-                    fresh.push(Arc::clone(d));
-                    continue;
-                }
-            }
-            let d = if let Some(d) = memo.get(&key) {
-                Arc::clone(d)
-            } else {
-                let sp = &gb.spans;
-                let (_, imb, nice) = params[r.level];
-                let cap = |g: &GroupRef| SCHED_CAPACITY_SCALE * u64::from(sp.weight[g.span as usize]);
-                // Group `i` of the domain, own group first.
-                let nth = |i: usize| match r.groups {
-                    Variant::Overlap(id) => gb.overlap_groups[id as usize][i],
-                    Variant::Plain(k, pos) => {
-                        let cyc = plain[r.level].as_ref().expect("plain level").cycle(k);
-                        let g = cyc[(pos as usize + i) % cyc.len()];
-                        GroupRef { span: g, mask: g }
-                    }
-                };
-                // The previous build's domain at this place, when it is this one (spans of a
-                // kept table are the same allocations): no new domain, no group list.
-                let same = |o: &SchedDomain| {
-                    o.name == levels[r.level].name
-                        && Arc::ptr_eq(&o.span, &sp.bits[r.span as usize])
-                        && (o.flags, o.min_interval, o.max_interval) == (r.flags, mask_w, 2 * mask_w)
-                        && (o.imbalance_pct, o.cache_nice_tries) == (imb, nice)
-                        && o.groups.len() == r.ngroups
-                        && o.groups.iter().zip((0..r.ngroups).map(nth)).all(|(og, g)| {
-                            Arc::ptr_eq(&og.span, &sp.bits[g.span as usize])
-                                && Arc::ptr_eq(&og.mask, &sp.bits[g.mask as usize])
-                                && og.capacity == cap(&g)
-                        })
-                };
-                let d = match per_cpu[c].get(p) {
-                    Some(o) if same(o) => Arc::clone(o),
-                    _ => {
-                        let mk = |g: &GroupRef| SchedGroup {
-                            span: Arc::clone(&sp.bits[g.span as usize]),
-                            mask: Arc::clone(&sp.bits[g.mask as usize]),
-                            capacity: cap(g),
-                        };
-                        let groups = match r.groups {
-                            Variant::Overlap(id) => {
-                                let cyc = overlap_cycles.entry(id).or_insert_with(|| {
-                                    gb.overlap_groups[id as usize].iter().map(mk).collect()
-                                });
-                                Groups::new(Arc::clone(cyc), 0)
-                            }
-                            Variant::Plain(k, pos) => {
-                                let cyc = plain_cycles[r.level][k as usize].get_or_insert_with(|| {
-                                    let pl = plain[r.level].as_ref().expect("plain level");
-                                    pl.cycle(k)
-                                        .iter()
-                                        .map(|&g| mk(&GroupRef { span: g, mask: g }))
-                                        .collect()
-                                });
-                                Groups::new(Arc::clone(cyc), pos as usize)
-                            }
-                        };
-                        Arc::new(SchedDomain {
-                            name: levels[r.level].name,
-                            span: Arc::clone(&sp.bits[r.span as usize]),
-                            flags: r.flags,
-                            min_interval: mask_w,
-                            max_interval: 2 * mask_w,
-                            busy_factor: 16,
-                            imbalance_pct: imb,
-                            cache_nice_tries: nice,
-                            groups,
-                        })
-                    }
-                };
-                memo.insert(key, Arc::clone(&d));
-                d
+        degenerate(&mut t.chain);
+        let nl = self.levels.len();
+        let old = &mut self.kept[cpu * nl..(cpu + 1) * nl];
+        let old_len = if ids_stable { usize::from(self.kept_len[cpu]) } else { 0 };
+        t.fresh.clear();
+        for (p, r) in t.chain.iter().enumerate() {
+            let d = match list.get(p) {
+                Some(d) if p < old_len && old[p] == *r => Arc::clone(d),
+                prev => f.domain(p, r, prev, spans, &self.plain, &self.walks.groups),
             };
-            last[p] = Some((key, Arc::clone(&d)));
-            fresh.push(d);
+            t.fresh.push(d);
         }
-        let list = &mut per_cpu[c];
         list.clear();
-        list.append(&mut fresh);
+        list.append(&mut t.fresh);
+        old[..t.chain.len()].copy_from_slice(&t.chain);
+        self.kept_len[cpu] = t.chain.len() as u8;
+    }
+}
+
+impl LastBuild {
+    /// [`LastBuild::attach_cpu`] when `low`, the lowest level where `cpu`'s chain or groups
+    /// changed, is the level of its top attached domain and the chain still ends there: the
+    /// domains below are those of the last build (degeneration decides pairwise, bottom-up),
+    /// and the new top stays unless it is degenerate against the one below. False when this
+    /// does not apply (nothing is changed then).
+    pub(crate) fn attach_top_only(
+        &mut self,
+        cpu: usize,
+        low: usize,
+        spans: &Spans,
+        f: &mut DomainFactory,
+        list: &mut [Arc<SchedDomain>],
+    ) -> bool {
+        let nl = self.levels.len();
+        let len = usize::from(self.kept_len[cpu]);
+        let at = cpu * nl + len;
+        if len < 2 || list.len() != len || self.kept[at - 1].level != low {
+            return false;
+        }
+        let s = self.chains.span_at[low][cpu];
+        if s == NONE || self.chains.span_at.get(low + 1).is_some_and(|v| v[cpu] != NONE) {
+            return false;
+        }
+        let (groups, ngroups) = self.groups_at[low][cpu];
+        let r = Raw {
+            level: low,
+            span: s,
+            flags: f.params[low].0,
+            ngroups: ngroups as usize,
+            weight: spans.weight[s as usize],
+            groups,
+            mask_w: spans.weight[self.mask_ids[low][cpu] as usize],
+        };
+        if sd_parent_degenerate(&self.kept[at - 2], &r) {
+            return false;
+        }
+        list[len - 1] = f.domain(len - 1, &r, list.last(), spans, &self.plain, &self.walks.groups);
+        self.kept[at - 1] = r;
+        true
+    }
+}
+
+/// The domain objects of a build: equal domains shared, the previous build's reused.
+pub(crate) struct DomainFactory {
+    /// Level names.
+    names: Vec<&'static str>,
+    /// sd_params of each level.
+    pub params: Vec<(u32, u32, u32)>,
+    memo: HashMap<DomainKey, Arc<SchedDomain>>,
+    /// Neighbouring CPUs mostly share their upper domains: the last key and domain per
+    /// position in the attached list.
+    last: Vec<Option<(DomainKey, Arc<SchedDomain>)>>,
+    plain_cycles: HashMap<(usize, u32), Arc<[SchedGroup]>>,
+    overlap_cycles: HashMap<u32, Arc<[SchedGroup]>>,
+}
+
+/// What makes a domain: level, span, flags, group list, topology mask weight.
+type DomainKey = (usize, u32, u32, Variant, u32);
+
+impl DomainFactory {
+    pub(crate) fn new(levels: &[Level]) -> Self {
+        DomainFactory {
+            names: levels.iter().map(|l| l.name).collect(),
+            params: levels.iter().map(sd_params).collect(),
+            memo: HashMap::default(),
+            last: vec![None; levels.len()],
+            plain_cycles: HashMap::default(),
+            overlap_cycles: HashMap::default(),
+        }
+    }
+
+    /// The domain for raw `r` at position `p` of a CPU's list; `prev` is the CPU's previous
+    /// domain there, reused when equal (spans of a kept table are the same allocations).
+    fn domain(
+        &mut self,
+        p: usize,
+        r: &Raw,
+        prev: Option<&Arc<SchedDomain>>,
+        sp: &Spans,
+        plain: &[Option<PlainLevel>],
+        walks: &[Vec<GroupRef>],
+    ) -> Arc<SchedDomain> {
+        let key = (r.level, r.span, r.flags, r.groups, r.mask_w);
+        if let Some((k, d)) = &self.last[p] {
+            if *k == key {
+                return Arc::clone(d);
+            }
+        }
+        let d = if let Some(d) = self.memo.get(&key) {
+            Arc::clone(d)
+        } else {
+            let (_, imb, nice) = self.params[r.level];
+            let name = self.names[r.level];
+            let cap = |g: &GroupRef| SCHED_CAPACITY_SCALE * u64::from(sp.weight[g.span as usize]);
+            // Group `i` of the domain, own group first.
+            let nth = |i: usize| match r.groups {
+                Variant::Overlap(id) => walks[id as usize][i],
+                Variant::Plain(k, pos) => {
+                    let cyc = plain[r.level].as_ref().expect("plain level").cycle(k);
+                    let g = cyc[(pos as usize + i) % cyc.len()];
+                    GroupRef { span: g, mask: g }
+                }
+            };
+            let same = |o: &SchedDomain| {
+                o.name == name
+                    && Arc::ptr_eq(&o.span, &sp.bits[r.span as usize])
+                    && (o.flags, o.min_interval, o.max_interval) == (r.flags, r.mask_w, 2 * r.mask_w)
+                    && (o.imbalance_pct, o.cache_nice_tries) == (imb, nice)
+                    && o.groups.len() == r.ngroups
+                    && o.groups.iter().zip((0..r.ngroups).map(nth)).all(|(og, g)| {
+                        Arc::ptr_eq(&og.span, &sp.bits[g.span as usize])
+                            && Arc::ptr_eq(&og.mask, &sp.bits[g.mask as usize])
+                            && og.capacity == cap(&g)
+                    })
+            };
+            let d = match prev {
+                Some(o) if same(o) => Arc::clone(o),
+                _ => {
+                    let mk = |g: &GroupRef| SchedGroup {
+                        span: Arc::clone(&sp.bits[g.span as usize]),
+                        mask: Arc::clone(&sp.bits[g.mask as usize]),
+                        capacity: cap(g),
+                    };
+                    let groups = match r.groups {
+                        Variant::Overlap(id) => {
+                            let cyc = self
+                                .overlap_cycles
+                                .entry(id)
+                                .or_insert_with(|| walks[id as usize].iter().map(mk).collect());
+                            Groups::new(Arc::clone(cyc), 0)
+                        }
+                        Variant::Plain(k, pos) => {
+                            let cyc = self.plain_cycles.entry((r.level, k)).or_insert_with(|| {
+                                let pl = plain[r.level].as_ref().expect("plain level");
+                                pl.cycle(k).iter().map(|&g| mk(&GroupRef { span: g, mask: g })).collect()
+                            });
+                            Groups::new(Arc::clone(cyc), pos as usize)
+                        }
+                    };
+                    Arc::new(SchedDomain {
+                        name,
+                        span: Arc::clone(&sp.bits[r.span as usize]),
+                        flags: r.flags,
+                        min_interval: r.mask_w,
+                        max_interval: 2 * r.mask_w,
+                        busy_factor: 16,
+                        imbalance_pct: imb,
+                        cache_nice_tries: nice,
+                        groups,
+                    })
+                }
+            };
+            self.memo.insert(key, Arc::clone(&d));
+            d
+        };
+        self.last[p] = Some((key, Arc::clone(&d)));
+        d
     }
 }
 

@@ -244,6 +244,13 @@ impl Spans {
         })
     }
 
+    /// Span `id` and `b` share a CPU (only the span's non-zero words are read).
+    pub fn intersects(&self, id: u32, b: &Bitmap) -> bool {
+        let (lo, hi) = self.range[id as usize];
+        let (x, y) = (self.get(id).words(), b.words());
+        (lo as usize..hi as usize).any(|k| x[k] & y.get(k).copied().unwrap_or(0) != 0)
+    }
+
     pub fn subset(&self, a: u32, b: u32) -> bool {
         let (lo, hi) = self.range[a as usize];
         let (x, y) = (self.get(a).words(), self.get(b).words());
@@ -316,16 +323,24 @@ impl PlainLevel {
     }
 }
 
-/// Shared state of the group builders.
-pub(crate) struct GroupBuilder<'a> {
-    pub spans: &'a mut Spans,
-    pub chains: &'a Chains,
-    balance: HashMap<(usize, u32), u32>,
+/// The overlap walks done so far and their memo tables; kept from one build to the next by
+/// the incremental rebuild, which drops the entries a CPU change makes stale.
+#[derive(Default)]
+pub(crate) struct Walks {
+    /// build_balance_mask results: (level, group) -> mask.
+    pub balance: HashMap<(usize, u32), u32>,
     /// Overlap walks: (level, span, own group, first uncovered CPU) -> groups.
-    overlap: HashMap<(usize, u32, u32, usize), u32>,
-    pub overlap_groups: Vec<Vec<GroupRef>>,
+    pub memo: HashMap<(usize, u32, u32, usize), u32>,
+    pub groups: Vec<Vec<GroupRef>>,
     /// Per level, the last overlap walk looked up.
-    last_overlap: Vec<OverlapWalk>,
+    last: Vec<OverlapWalk>,
+}
+
+impl Walks {
+    /// Forget the last walk of every level (the chains it was found on changed).
+    pub fn reset_last(&mut self) {
+        self.last.clear();
+    }
 }
 
 /// An overlap walk's key and result ([`GroupBuilder::overlap`]).
@@ -344,16 +359,34 @@ impl Default for OverlapWalk {
     }
 }
 
+/// Shared state of the group builders.
+pub(crate) struct GroupBuilder<'a> {
+    pub spans: &'a mut Spans,
+    pub chains: &'a Chains,
+    pub walks: &'a mut Walks,
+}
+
+/// Work tables of [`GroupBuilder::plain_cycle`], reused between cycles.
+#[derive(Default)]
+pub(crate) struct PlainScratch {
+    /// The span's members ascending (then rotated), and the own group of each.
+    members: Vec<usize>,
+    own: Vec<u32>,
+    /// Per group span id: the tag of the cycle it was last placed in, and its position.
+    pos_tag: Vec<u32>,
+    pos_of: Vec<u32>,
+}
+
+/// Make `v[id]` addressable (NONE-filled), with room to spare.
+fn grow(v: &mut Vec<u32>, id: u32) {
+    if v.len() <= id as usize {
+        v.resize(id as usize + 1 + v.len() / 2, NONE);
+    }
+}
+
 impl<'a> GroupBuilder<'a> {
-    pub fn new(spans: &'a mut Spans, chains: &'a Chains) -> Self {
-        GroupBuilder {
-            spans,
-            chains,
-            balance: HashMap::default(),
-            overlap: HashMap::default(),
-            overlap_groups: Vec::new(),
-            last_overlap: Vec::new(),
-        }
+    pub fn new(spans: &'a mut Spans, chains: &'a Chains, walks: &'a mut Walks) -> Self {
+        GroupBuilder { spans, chains, walks }
     }
 
     fn singleton(&mut self, cpu: usize) -> u32 {
@@ -377,63 +410,67 @@ impl<'a> GroupBuilder<'a> {
             cycles: Vec::new(),
             at: vec![(NONE, 0); self.spans.nbits],
         };
-        // Dense per-span-id tables: the cycle of a span, and a group's cycle and position.
+        let mut scratch = PlainScratch::default();
+        // Dense per-span-id table: the cycle of a span.
         let mut cycle_of: Vec<u32> = Vec::new();
-        let mut pos_tag: Vec<u32> = Vec::new();
-        let mut pos_of: Vec<u32> = Vec::new();
-        // The span's members ascending, and the own group of each.
-        let mut members: Vec<usize> = Vec::new();
-        let mut own: Vec<u32> = Vec::new();
-        let grow = |v: &mut Vec<u32>, id: u32| {
-            if v.len() <= id as usize {
-                v.resize(id as usize + 1 + v.len() / 2, NONE);
-            }
-        };
         for &c in cpus {
             let span = self.chains.at(level, c);
             if span == NONE {
                 continue;
             }
             grow(&mut cycle_of, span);
-            if cycle_of[span as usize] != NONE {
-                continue;
-            }
-            let k = out.cycles.len() as u32;
-            cycle_of[span as usize] = k;
-            let start = out.groups.len();
-            members.clear();
-            members.extend(self.spans.iter(span));
-            // The last CPU of the span builds last: its order (for_each_cpu_wrap from it) is
-            // the one left linked.
-            let last = members
-                .iter()
-                .rev()
-                .find(|&&i| self.chains.at(level, i) == span)
-                .map_or(c, |&i| i);
-            let from = members.partition_point(|&i| i < last);
-            members.rotate_left(from);
-            own.clear();
-            for &i in &members {
-                let g = self.own_group(level, i);
-                own.push(g);
-                grow(&mut pos_tag, g);
-                grow(&mut pos_of, g);
-                if pos_tag[g as usize] != k {
-                    pos_tag[g as usize] = k;
-                    pos_of[g as usize] = (out.groups.len() - start) as u32;
-                    out.groups.push(g);
-                }
-            }
-            out.cycles.push((start as u32, (out.groups.len() - start) as u32));
-            for (&i, &g) in members.iter().zip(&own) {
-                if self.chains.at(level, i) == span {
-                    out.at[i] = (k, pos_of[g as usize]);
-                }
+            if cycle_of[span as usize] == NONE {
+                cycle_of[span as usize] = self.plain_cycle(level, span, c, &mut out, &mut scratch);
             }
         }
         out
     }
 
+    /// Add the cycle of `span` at `level` to `out` (for `cpu`, a CPU whose domain it is) and
+    /// point the span's CPUs at it: its index.
+    pub fn plain_cycle(
+        &mut self,
+        level: usize,
+        span: u32,
+        cpu: usize,
+        out: &mut PlainLevel,
+        t: &mut PlainScratch,
+    ) -> u32 {
+        let k = out.cycles.len() as u32;
+        let start = out.groups.len();
+        t.members.clear();
+        t.members.extend(self.spans.iter(span));
+        // The last CPU of the span builds last: its order (for_each_cpu_wrap from it) is
+        // the one left linked.
+        let last = t
+            .members
+            .iter()
+            .rev()
+            .find(|&&i| self.chains.at(level, i) == span)
+            .map_or(cpu, |&i| i);
+        let from = t.members.partition_point(|&i| i < last);
+        t.members.rotate_left(from);
+        t.own.clear();
+        for idx in 0..t.members.len() {
+            let g = self.own_group(level, t.members[idx]);
+            t.own.push(g);
+            grow(&mut t.pos_tag, g);
+            grow(&mut t.pos_of, g);
+            // Tags are cycle indexes, unique in `out`: no clearing between cycles.
+            if t.pos_tag[g as usize] != k {
+                t.pos_tag[g as usize] = k;
+                t.pos_of[g as usize] = (out.groups.len() - start) as u32;
+                out.groups.push(g);
+            }
+        }
+        out.cycles.push((start as u32, (out.groups.len() - start) as u32));
+        for (&i, &g) in t.members.iter().zip(&t.own) {
+            if self.chains.at(level, i) == span {
+                out.at[i] = (k, t.pos_of[g as usize]);
+            }
+        }
+        k
+    }
     /// `find_descended_sibling`: the level whose child builds the group for `sd_span`.
     fn descend(&self, sd_span: u32, mut level: usize, i: usize) -> usize {
         while let Some(c) = self.chains.child(level, i) {
@@ -453,7 +490,7 @@ impl<'a> GroupBuilder<'a> {
 
     /// `build_balance_mask` for a group built from level `level`.
     fn balance_mask(&mut self, level: usize, group: u32) -> u32 {
-        if let Some(&m) = self.balance.get(&(level, group)) {
+        if let Some(&m) = self.walks.balance.get(&(level, group)) {
             return m;
         }
         let mut mask = Bitmap::new(self.spans.get(group).nbits());
@@ -463,25 +500,25 @@ impl<'a> GroupBuilder<'a> {
             }
         }
         let id = self.spans.intern(&mask);
-        self.balance.insert((level, group), id);
+        self.walks.balance.insert((level, group), id);
         id
     }
 
-    /// `build_overlap_sched_groups` for `cpu` at `level`: index into `overlap_groups`.
+    /// `build_overlap_sched_groups` for `cpu` at `level`: index into `walks.groups`.
     pub fn overlap(&mut self, level: usize, cpu: usize) -> usize {
         let span = self.chains.at(level, cpu);
         let own = self.chains.child(level, cpu).unwrap_or(span);
         // A later CPU with the same span and own group has the same first uncovered CPU
         // when none lies between the two (its own group covers itself): no scan, no hash.
-        if self.last_overlap.len() <= level {
-            self.last_overlap.resize(level + 1, OverlapWalk::default());
+        if self.walks.last.len() <= level {
+            self.walks.last.resize(level + 1, OverlapWalk::default());
         }
-        let last = self.last_overlap[level];
+        let last = self.walks.last[level];
         if (last.span, last.own) == (span, own)
             && last.cpu < cpu
             && (last.first_uncovered > cpu || last.first_uncovered <= last.cpu)
         {
-            self.last_overlap[level].cpu = cpu;
+            self.walks.last[level].cpu = cpu;
             return last.id as usize;
         }
         let (sb, ob) = (self.spans.get(span).words(), self.spans.get(own).words());
@@ -492,8 +529,8 @@ impl<'a> GroupBuilder<'a> {
             .unwrap_or(usize::MAX);
         let key = (level, span, own, first_uncovered);
         let walk = |id| OverlapWalk { span, own, cpu, first_uncovered, id };
-        if let Some(&id) = self.overlap.get(&key) {
-            self.last_overlap[level] = walk(id);
+        if let Some(&id) = self.walks.memo.get(&key) {
+            self.walks.last[level] = walk(id);
             return id as usize;
         }
         // The walk only looks at the span's non-zero words; bit positions are relative to lo.
@@ -535,10 +572,10 @@ impl<'a> GroupBuilder<'a> {
             let mask = self.balance_mask(sib, g);
             groups.push(GroupRef { span: g, mask });
         }
-        let id = self.overlap_groups.len();
-        self.overlap_groups.push(groups);
-        self.overlap.insert(key, id as u32);
-        self.last_overlap[level] = walk(id as u32);
+        let id = self.walks.groups.len();
+        self.walks.groups.push(groups);
+        self.walks.memo.insert(key, id as u32);
+        self.walks.last[level] = walk(id as u32);
         id
     }
 }

@@ -302,7 +302,9 @@ impl SchedDomains {
         let mut per_cpu = std::mem::take(&mut self.per_cpu);
         per_cpu.resize_with(n, Vec::new);
         per_cpu.truncate(n);
-        *self = build(input, spans, per_cpu, trust_distances);
+        // The last build's raw-chain table is reused (a fresh one is page faults).
+        let kept = self.cache.last.take().map(|l| l.kept).unwrap_or_default();
+        *self = build(input, spans, per_cpu, kept, trust_distances);
     }
 }
 
@@ -420,10 +422,10 @@ fn sd_params(l: &Level) -> (u32, u32, u32) {
 /// A raw domain during degeneration.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Raw {
-    level: usize,
+    level: u32,
     span: u32,
     flags: u32,
-    ngroups: usize,
+    ngroups: u32,
     weight: u32,
     groups: Variant,
     /// Weight of the level's topology mask (the balance intervals).
@@ -709,15 +711,17 @@ fn insane_masks(spans: &Spans, masks: &[u32], cpus: &[usize], n: usize) -> Vec<u
 #[must_use]
 pub fn build_sched_domains(input: &SchedInput<'_>) -> SchedDomains {
     let n = input.nr_cpu_ids;
-    build(input, Box::new(Spans::new(n)), vec![Vec::new(); n], false)
+    build(input, Box::new(Spans::new(n)), vec![Vec::new(); n], Vec::new(), false)
 }
 
-/// The build, on a span table (empty or kept) and per-CPU vectors to fill (any content);
+/// The build, on a span table (empty or kept), per-CPU vectors to fill (any content) and a
+/// buffer for the raw chains;
 /// `trust_distances`: the node distances are those of the build that kept the span table.
 fn build(
     input: &SchedInput<'_>,
     mut spans_box: Box<Spans>,
     mut per_cpu: Vec<Vec<Arc<SchedDomain>>>,
+    mut kept: Vec<Raw>,
     trust_distances: bool,
 ) -> SchedDomains {
     let n = input.nr_cpu_ids;
@@ -782,7 +786,11 @@ fn build(
         plain,
         walks,
         groups_at,
-        kept: vec![Raw::NONE; n * nl],
+        kept: {
+            kept.clear();
+            kept.resize(n * nl, Raw::NONE);
+            kept
+        },
         kept_len: vec![0; n],
     };
     let mut f = DomainFactory::new(&last.levels);
@@ -895,10 +903,10 @@ impl LastBuild {
             }
             let (groups, ngroups) = self.groups_at[li][cpu];
             t.chain.push(Raw {
-                level: li,
+                level: li as u32,
                 span: s,
                 flags: params.0,
-                ngroups: ngroups as usize,
+                ngroups,
                 weight: spans.weight[s as usize],
                 groups,
                 mask_w: spans.weight[self.mask_ids[li][cpu] as usize],
@@ -940,7 +948,7 @@ impl LastBuild {
         let nl = self.levels.len();
         let len = usize::from(self.kept_len[cpu]);
         let at = cpu * nl + len;
-        if len < 2 || list.len() != len || self.kept[at - 1].level != low {
+        if len < 2 || list.len() != len || self.kept[at - 1].level as usize != low {
             return false;
         }
         let s = self.chains.span_at[low][cpu];
@@ -949,10 +957,10 @@ impl LastBuild {
         }
         let (groups, ngroups) = self.groups_at[low][cpu];
         let r = Raw {
-            level: low,
+            level: low as u32,
             span: s,
             flags: f.params[low].0,
-            ngroups: ngroups as usize,
+            ngroups,
             weight: spans.weight[s as usize],
             groups,
             mask_w: spans.weight[self.mask_ids[low][cpu] as usize],
@@ -1006,7 +1014,8 @@ impl DomainFactory {
         plain: &[Option<PlainLevel>],
         walks: &[Vec<GroupRef>],
     ) -> Arc<SchedDomain> {
-        let key = (r.level, r.span, r.flags, r.groups, r.mask_w);
+        let level = r.level as usize;
+        let key = (level, r.span, r.flags, r.groups, r.mask_w);
         if let Some((k, d)) = &self.last[p] {
             if *k == key {
                 return Arc::clone(d);
@@ -1015,14 +1024,14 @@ impl DomainFactory {
         let d = if let Some(d) = self.memo.get(&key) {
             Arc::clone(d)
         } else {
-            let (_, imb, nice) = self.params[r.level];
-            let name = self.names[r.level];
+            let (_, imb, nice) = self.params[level];
+            let name = self.names[level];
             let cap = |g: &GroupRef| SCHED_CAPACITY_SCALE * u64::from(sp.weight[g.span as usize]);
             // Group `i` of the domain, own group first.
             let nth = |i: usize| match r.groups {
                 Variant::Overlap(id) => walks[id as usize][i],
                 Variant::Plain(k, pos) => {
-                    let cyc = plain[r.level].as_ref().expect("plain level").cycle(k);
+                    let cyc = plain[level].as_ref().expect("plain level").cycle(k);
                     let g = cyc[(pos as usize + i) % cyc.len()];
                     GroupRef { span: g, mask: g }
                 }
@@ -1032,8 +1041,8 @@ impl DomainFactory {
                     && Arc::ptr_eq(&o.span, &sp.bits[r.span as usize])
                     && (o.flags, o.min_interval, o.max_interval) == (r.flags, r.mask_w, 2 * r.mask_w)
                     && (o.imbalance_pct, o.cache_nice_tries) == (imb, nice)
-                    && o.groups.len() == r.ngroups
-                    && o.groups.iter().zip((0..r.ngroups).map(nth)).all(|(og, g)| {
+                    && o.groups.len() == r.ngroups as usize
+                    && o.groups.iter().zip((0..r.ngroups as usize).map(nth)).all(|(og, g)| {
                         Arc::ptr_eq(&og.span, &sp.bits[g.span as usize])
                             && Arc::ptr_eq(&og.mask, &sp.bits[g.mask as usize])
                             && og.capacity == cap(&g)
@@ -1056,8 +1065,8 @@ impl DomainFactory {
                             Groups::new(Arc::clone(cyc), 0)
                         }
                         Variant::Plain(k, pos) => {
-                            let cyc = self.plain_cycles.entry((r.level, k)).or_insert_with(|| {
-                                let pl = plain[r.level].as_ref().expect("plain level");
+                            let cyc = self.plain_cycles.entry((level, k)).or_insert_with(|| {
+                                let pl = plain[level].as_ref().expect("plain level");
                                 pl.cycle(k).iter().map(|&g| mk(&GroupRef { span: g, mask: g })).collect()
                             });
                             Groups::new(Arc::clone(cyc), pos as usize)

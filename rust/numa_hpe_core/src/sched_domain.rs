@@ -11,6 +11,7 @@
 //! spans are shared (`Arc`) between CPUs, which is why `per_cpu` holds `Arc<SchedDomain>`
 //! and spans are `Arc<Bitmap>`.
 
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use crate::bitmap::Bitmap;
@@ -793,7 +794,7 @@ fn build(
         },
         kept_len: vec![0; n],
     };
-    let mut f = DomainFactory::new(&last.levels);
+    let mut f = DomainFactory::new(&last.levels, 2 * cpus.len());
     let mut scratch = AttachScratch::default();
     for &c in &cpus {
         last.attach_cpu(c, spans, &mut f, &mut out.per_cpu[c], false, &mut scratch);
@@ -992,11 +993,12 @@ pub(crate) struct DomainFactory {
 type DomainKey = (usize, u32, u32, Variant, u32);
 
 impl DomainFactory {
-    pub(crate) fn new(levels: &[Level]) -> Self {
+    /// A factory for about `domains` distinct domains.
+    pub(crate) fn new(levels: &[Level], domains: usize) -> Self {
         DomainFactory {
             names: levels.iter().map(|l| l.name).collect(),
             params: levels.iter().map(sd_params).collect(),
-            memo: HashMap::default(),
+            memo: HashMap::with_capacity_and_hasher(domains, BuildHasherDefault::default()),
             last: vec![None; levels.len()],
             plain_cycles: HashMap::default(),
             overlap_cycles: HashMap::default(),

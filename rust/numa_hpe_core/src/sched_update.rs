@@ -293,7 +293,7 @@ pub(crate) fn update_after_cpu_change(
     drop(gb);
 
     // Attach the CPUs whose chain or groups changed; the others keep their domains.
-    let mut f = DomainFactory::new(levels);
+    let mut f = DomainFactory::new(levels, 64);
     let mut t = AttachScratch::default();
     if !online {
         per_cpu[x].clear();

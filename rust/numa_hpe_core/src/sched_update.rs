@@ -333,12 +333,23 @@ mod tests {
     use crate::cpu_topology::{CpuIds, SiblingMaps};
     use crate::sched_domain::{build_sched_domains, SchedDomains};
 
-    /// CPUs 0..n of one package and node, `threads` per core; the listed CPUs online.
-    fn machine(n: usize, threads: u32, online: &[usize]) -> (Vec<CpuIds>, SiblingMaps, Bitmap) {
+    /// CPUs 0..n, `threads` per core, `per_node` per package = node; the listed CPUs online.
+    fn numa_machine(n: usize, threads: u32, per_node: usize, online: &[usize]) -> (Vec<CpuIds>, SiblingMaps, Bitmap) {
+        let cores = per_node as u32 / threads;
         let ids: Vec<CpuIds> = (0..n as u32)
             .map(|c| {
-                let (llc_id, l2c_id) = CpuIds::qemu_cache_ids(c, threads, n as u32 / threads);
-                CpuIds { apic_id: c, core: c / threads, thread: c % threads, llc_id, l2c_id, ..Default::default() }
+                let package = c / per_node as u32;
+                let (llc_id, l2c_id) = CpuIds::qemu_cache_ids(c, threads, cores);
+                CpuIds {
+                    apic_id: c,
+                    package,
+                    core: c / threads % cores,
+                    thread: c % threads,
+                    llc_id,
+                    l2c_id,
+                    node: package,
+                    ..Default::default()
+                }
             })
             .collect();
         let mut sib = SiblingMaps::new(n);
@@ -351,19 +362,46 @@ mod tests {
         (ids, sib, on)
     }
 
-    /// Rebuild `d` (in place after one CPU's change when `incremental`) and the full build.
+    /// One package and node.
+    fn machine(n: usize, threads: u32, online: &[usize]) -> (Vec<CpuIds>, SiblingMaps, Bitmap) {
+        numa_machine(n, threads, n, online)
+    }
+
+    /// Rebuild `d` (in place after one CPU's change when `incremental`; asserted to be an
+    /// update) and return the full build.
     fn build_on(sib: &SiblingMaps, on: &Bitmap, d: &mut SchedDomains, incremental: bool) -> SchedDomains {
+        let (updated, full) = build_numa(sib, on, d, incremental, on.nbits());
+        assert_eq!(updated, incremental, "updated in place");
+        full
+    }
+
+    /// Rebuild `d` with `per_node` CPUs per node, nodes in groups of 2 (12) and of 4 (20), 30
+    /// beyond (three NUMA levels, overlapping groups): whether it was updated in place, and
+    /// the full build.
+    fn build_numa(
+        sib: &SiblingMaps,
+        on: &Bitmap,
+        d: &mut SchedDomains,
+        incremental: bool,
+        per_node: usize,
+    ) -> (bool, SchedDomains) {
         let n = on.nbits();
-        let cpu_node = vec![0u32; n];
-        let nodes = Bitmap::from_bits(1, [0]);
-        let dist = |a: usize, b: usize| if a == b { 10 } else { 20 };
+        let cpu_node: Vec<u32> = (0..n).map(|c| (c / per_node) as u32).collect();
+        let nodes = Bitmap::from_bits(n.div_ceil(per_node), on.iter().map(|c| c / per_node));
+        let dist = |a: usize, b: usize| match (a, b) {
+            _ if a == b => 10,
+            _ if a / 2 == b / 2 => 12,
+            _ if a / 4 == b / 4 => 20,
+            _ => 30,
+        };
         let input = SchedInput { nr_cpu_ids: n, active: on, siblings: sib, cpu_node: &cpu_node, cpu_nodes: &nodes, distance: &dist };
-        if incremental {
-            assert!(d.rebuild_after_cpu_change(&input), "updated in place");
+        let updated = if incremental {
+            d.rebuild_after_cpu_change(&input)
         } else {
             d.rebuild(&input);
-        }
-        build_sched_domains(&input)
+            false
+        };
+        (updated, build_sched_domains(&input))
     }
 
     #[test]
@@ -390,5 +428,52 @@ mod tests {
         on.set(1);
         let full = build_on(&sib, &on, &mut d, true);
         assert_eq!(d, full);
+    }
+
+    /// Every CPU but the boot CPU of a 8-node, 2-threads-per-core machine goes offline and
+    /// online again, each change updated in place (while its node keeps a CPU) and equal to
+    /// a full build.
+    #[test]
+    fn numa_machine_toggles_equal_full_builds() {
+        let (n, per_node) = (32, 4);
+        let all: Vec<usize> = (0..n).collect();
+        let (ids, mut sib, mut on) = numa_machine(n, 2, per_node, &all);
+        let mut d = SchedDomains::default();
+        build_numa(&sib, &on, &mut d, false, per_node);
+        let mut updated = 0;
+        for cpu in 1..n {
+            for online in [false, true] {
+                if online {
+                    sib.set_cpu_sibling_map(cpu, &ids, &on, &mut Vec::new());
+                    on.set(cpu);
+                } else {
+                    sib.remove_siblinginfo(cpu);
+                    on.clear(cpu);
+                }
+                let (was_update, full) = build_numa(&sib, &on, &mut d, true, per_node);
+                updated += usize::from(was_update);
+                assert_eq!(d, full, "cpu{cpu} online={online}");
+                assert_eq!(d.attach_lines(), full.attach_lines());
+            }
+        }
+        // Each node keeps another CPU throughout: every change is an update.
+        assert_eq!(updated, 2 * (n - 1));
+    }
+
+    /// A node losing its last CPU changes the NUMA levels' node sets: a full build.
+    #[test]
+    fn last_cpu_of_a_node_takes_the_full_build() {
+        let (n, per_node) = (16, 4);
+        let all: Vec<usize> = (0..n).collect();
+        let (_, mut sib, mut on) = numa_machine(n, 1, per_node, &all);
+        let mut d = SchedDomains::default();
+        build_numa(&sib, &on, &mut d, false, per_node);
+        for cpu in 4..8 {
+            sib.remove_siblinginfo(cpu);
+            on.clear(cpu);
+            let (was_update, full) = build_numa(&sib, &on, &mut d, true, per_node);
+            assert_eq!(was_update, cpu != 7, "cpu{cpu}");
+            assert_eq!(d, full);
+        }
     }
 }

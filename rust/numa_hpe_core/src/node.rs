@@ -95,6 +95,22 @@ impl DistanceTable {
         }
     }
 
+    /// [`DistanceTable::set_row`] with column j being node j for every node of the table
+    /// (the usual SLIT): one converting copy when every value is in range and the diagonal
+    /// local (this runs for every entry of a 1024-node table).
+    pub fn set_full_row(&mut self, from: usize, row: &[u32]) {
+        let n = self.cnt;
+        // An OR is <= 255 exactly when every value is (and vectorises, unlike a max).
+        if from < n && row.len() >= n && row[from] == LOCAL_DISTANCE && row[..n].iter().fold(0, |m, &d| m | d) <= 255 {
+            for (o, &d) in self.table[from * n..(from + 1) * n].iter_mut().zip(row) {
+                *o = d as u8;
+            }
+        } else {
+            let cols: Vec<(usize, usize)> = (0..n).map(|k| (k, k)).collect();
+            self.set_row(from, &cols, row);
+        }
+    }
+
     /// `node_distance(a, b)` (`__node_distance`).
     #[must_use]
     pub fn get(&self, from: usize, to: usize) -> u32 {
@@ -111,6 +127,19 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        #[test]
+        fn set_full_row_equals_identity_set_row(
+            cnt in 0usize..6,
+            from in 0usize..7,
+            row in proptest::collection::vec(prop_oneof![5u32..40, 0u32..300], 0..8),
+        ) {
+            let (mut fast, mut slow) = (DistanceTable::alloc(cnt), DistanceTable::alloc(cnt));
+            fast.set_full_row(from, &row);
+            let cols: Vec<(usize, usize)> = (0..cnt).map(|k| (k, k)).collect();
+            slow.set_row(from, &cols, &row);
+            prop_assert_eq!(fast, slow);
+        }
+
         #[test]
         fn set_row_equals_set_per_entry(
             cnt in 0usize..6,

@@ -145,9 +145,14 @@ pub fn numa_init(fw: &Firmware, params: &BootParams, ram: &[(u64, u64)], max_pfn
             }
             let cols: Vec<(usize, usize)> =
                 node_of.iter().enumerate().filter_map(|(j, n)| n.map(|b| (j, b))).collect();
+            let identity = cols.len() == cnt && cols.iter().enumerate().all(|(k, &(j, to))| j == k && to == k);
             for (i, row) in slit.iter().enumerate() {
                 if let Some(a) = node_of[i] {
-                    distance.set_row(a, &cols, row);
+                    if identity {
+                        distance.set_full_row(a, row);
+                    } else {
+                        distance.set_row(a, &cols, row);
+                    }
                 }
             }
         }

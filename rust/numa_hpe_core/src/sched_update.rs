@@ -36,7 +36,8 @@ pub(crate) fn update_after_cpu_change(
     }
     // Tables only grow here: a full build starts them afresh.
     let bound = 4 * n + 4096;
-    if spans.len() > bound || lb.walks.groups.len() > bound {
+    let cycles = lb.plain.iter().flatten().map(|pl| pl.cycles.len()).max().unwrap_or(0);
+    if spans.len() > bound || lb.walks.groups.len() > bound || cycles > bound {
         return false;
     }
     let Some(x) = only_changed_bit(&lb.cpu_map, &map) else {

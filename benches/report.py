@@ -283,8 +283,8 @@ pytest-benchmark suites for the emulator at scale (`test_bench_machine.py`, fixt
 | `test_boot_8192cpu_1024node` | boot `node:1024 package:1 core:4 pu:2`, 16 GiB per node (8192 CPUs, 16 TiB); SLIT 10 local, 12 within a group of 4 nodes, 20 within a group of 64, 30 otherwise; from a built `Firmware` (the parse is not timed) |
 | `test_parse_firmware_json_1024node` | `Firmware.from_json` + validation of that machine's 5 MB JSON (1024 x 1024 SLIT) |
 | `test_zonelist_rebuild_1024_nodes` | `Machine.rebuild_zonelists()` on the 8192-CPU machine (1024 fallback orders) |
-| `test_sched_full_rebuild_8192` | `Machine.rebuild_sched_domains()` on the 8192-CPU machine |
-| `test_sched_rebuild_after_cpu_online_8192` | `echo 1 > cpu4097/online` (setup takes it offline): the rebuild one CPU causes |
+| `test_sched_full_rebuild_8192` | `Machine.rebuild_sched_domains()` on the 8192-CPU machine: a full build (span table and domain objects of the last build reused where equal) |
+| `test_sched_rebuild_after_cpu_online_8192` | `echo 1 > cpu4097/online` (setup takes it offline): the rebuild one CPU causes, updated from the last build (`sched_update.rs`) |
 | `test_batch_add_online_1tib`, `test_file_writes_online_1tib`, `test_batch_offline_remove_1tib` | hot-add and online 1 TiB as 8192 blocks on one node (batch API / one file write each), then offline and remove |
 | `test_export_8192cpu_1024node_8192blocks` | `numa-hpe export` of that machine with 8192 blocks to `/dev/shm` (~254 k entries) |
 | `test_probe_and_online_8192_blocks` | `-m 2G,slots=1,maxmem=1026G`: `echo ADDR > memory/probe` for 8192 blocks (1 TiB), then `echo online > memoryN/state` for each |

@@ -868,7 +868,6 @@ pub(crate) struct LastBuild {
 #[derive(Default)]
 pub(crate) struct AttachScratch {
     chain: Vec<Raw>,
-    fresh: Vec<Arc<SchedDomain>>,
 }
 
 impl Raw {
@@ -917,16 +916,20 @@ impl LastBuild {
         let nl = self.levels.len();
         let old = &mut self.kept[cpu * nl..(cpu + 1) * nl];
         let old_len = if ids_stable { usize::from(self.kept_len[cpu]) } else { 0 };
-        t.fresh.clear();
+        // In place: a domain that stays the same allocation is not touched (no refcount
+        // traffic for what did not change).
         for (p, r) in t.chain.iter().enumerate() {
-            let d = match list.get(p) {
-                Some(d) if p < old_len && old[p] == *r => Arc::clone(d),
-                prev => f.domain(p, r, prev, spans, &self.plain, &self.walks.groups),
-            };
-            t.fresh.push(d);
+            if p < old_len && p < list.len() && old[p] == *r {
+                continue;
+            }
+            let d = f.domain(p, r, list.get(p), spans, &self.plain, &self.walks.groups);
+            match list.get_mut(p) {
+                Some(cur) if Arc::ptr_eq(cur, d) => {}
+                Some(cur) => *cur = Arc::clone(d),
+                None => list.push(Arc::clone(d)),
+            }
         }
-        list.clear();
-        list.append(&mut t.fresh);
+        list.truncate(t.chain.len());
         old[..t.chain.len()].copy_from_slice(&t.chain);
         self.kept_len[cpu] = t.chain.len() as u8;
     }
@@ -969,7 +972,10 @@ impl LastBuild {
         if sd_parent_degenerate(&self.kept[at - 2], &r) {
             return false;
         }
-        list[len - 1] = f.domain(len - 1, &r, list.last(), spans, &self.plain, &self.walks.groups);
+        let d = f.domain(len - 1, &r, list.last(), spans, &self.plain, &self.walks.groups);
+        if !Arc::ptr_eq(&list[len - 1], d) {
+            list[len - 1] = Arc::clone(d);
+        }
         self.kept[at - 1] = r;
         true
     }
@@ -1015,13 +1021,11 @@ impl DomainFactory {
         sp: &Spans,
         plain: &[Option<PlainLevel>],
         walks: &[Vec<GroupRef>],
-    ) -> Arc<SchedDomain> {
+    ) -> &Arc<SchedDomain> {
         let level = r.level as usize;
         let key = (level, r.span, r.flags, r.groups, r.mask_w);
-        if let Some((k, d)) = &self.last[p] {
-            if *k == key {
-                return Arc::clone(d);
-            }
+        if self.last[p].as_ref().is_some_and(|(k, _)| *k == key) {
+            return &self.last[p].as_ref().expect("just checked").1;
         }
         let d = if let Some(d) = self.memo.get(&key) {
             Arc::clone(d)
@@ -1090,8 +1094,7 @@ impl DomainFactory {
             self.memo.insert(key, Arc::clone(&d));
             d
         };
-        self.last[p] = Some((key, Arc::clone(&d)));
-        d
+        &self.last[p].insert((key, d)).1
     }
 }
 

@@ -431,16 +431,22 @@ mod tests {
         assert_eq!(d, full);
     }
 
+    /// [`numa_machine`] with every CPU online, and its domains.
+    fn booted(n: usize, threads: u32, per_node: usize) -> (Vec<CpuIds>, SiblingMaps, Bitmap, SchedDomains) {
+        let all: Vec<usize> = (0..n).collect();
+        let (ids, sib, on) = numa_machine(n, threads, per_node, &all);
+        let mut d = SchedDomains::default();
+        build_numa(&sib, &on, &mut d, false, per_node);
+        (ids, sib, on, d)
+    }
+
     /// Every CPU but the boot CPU of a 8-node, 2-threads-per-core machine goes offline and
     /// online again, each change updated in place (while its node keeps a CPU) and equal to
     /// a full build.
     #[test]
     fn numa_machine_toggles_equal_full_builds() {
         let (n, per_node) = (32, 4);
-        let all: Vec<usize> = (0..n).collect();
-        let (ids, mut sib, mut on) = numa_machine(n, 2, per_node, &all);
-        let mut d = SchedDomains::default();
-        build_numa(&sib, &on, &mut d, false, per_node);
+        let (ids, mut sib, mut on, mut d) = booted(n, 2, per_node);
         let mut updated = 0;
         for cpu in 1..n {
             for online in [false, true] {
@@ -465,10 +471,7 @@ mod tests {
     #[test]
     fn last_cpu_of_a_node_takes_the_full_build() {
         let (n, per_node) = (16, 4);
-        let all: Vec<usize> = (0..n).collect();
-        let (_, mut sib, mut on) = numa_machine(n, 1, per_node, &all);
-        let mut d = SchedDomains::default();
-        build_numa(&sib, &on, &mut d, false, per_node);
+        let (_, mut sib, mut on, mut d) = booted(n, 1, per_node);
         for cpu in 4..8 {
             sib.remove_siblinginfo(cpu);
             on.clear(cpu);

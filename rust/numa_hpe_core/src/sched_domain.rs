@@ -1027,9 +1027,7 @@ impl DomainFactory {
         if self.last[p].as_ref().is_some_and(|(k, _)| *k == key) {
             return &self.last[p].as_ref().expect("just checked").1;
         }
-        let d = if let Some(d) = self.memo.get(&key) {
-            Arc::clone(d)
-        } else {
+        let d = {
             let (_, imb, nice) = self.params[level];
             let name = self.names[level];
             let cap = |g: &GroupRef| SCHED_CAPACITY_SCALE * u64::from(sp.weight[g.span as usize]);
@@ -1054,8 +1052,12 @@ impl DomainFactory {
                             && og.capacity == cap(&g)
                     })
             };
+            // The CPU's previous domain here first (a rebuild mostly finds it unchanged, and
+            // equal domains were shared there, so sharing stays), then one of this build,
+            // then a new one (only new ones go into the memo).
             let d = match prev {
                 Some(o) if same(o) => Arc::clone(o),
+                _ if self.memo.contains_key(&key) => Arc::clone(&self.memo[&key]),
                 _ => {
                     let mk = |g: &GroupRef| SchedGroup {
                         span: Arc::clone(&sp.bits[g.span as usize]),
@@ -1078,7 +1080,7 @@ impl DomainFactory {
                             Groups::new(Arc::clone(cyc), pos as usize)
                         }
                     };
-                    Arc::new(SchedDomain {
+                    let d = Arc::new(SchedDomain {
                         name,
                         span: Arc::clone(&sp.bits[r.span as usize]),
                         flags: r.flags,
@@ -1088,10 +1090,11 @@ impl DomainFactory {
                         imbalance_pct: imb,
                         cache_nice_tries: nice,
                         groups,
-                    })
+                    });
+                    self.memo.insert(key, Arc::clone(&d));
+                    d
                 }
             };
-            self.memo.insert(key, Arc::clone(&d));
             d
         };
         &self.last[p].insert((key, d)).1

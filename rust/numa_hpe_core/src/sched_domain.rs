@@ -1,7 +1,8 @@
 //! Scheduler domains as Linux 6.1 builds them (kernel/sched/topology.c `build_sched_domains`,
 //! `sched_init_numa`, `sd_init`, `topology_span_sane`, degeneration in `cpu_attach_domain`;
 //! groups in `sched_groups.rs`) and shows them (`sched_debug.rs`: `sched_verbose` dmesg,
-//! debugfs `sched/domains/cpuN/domainM/*`).
+//! debugfs `sched/domains/cpuN/domainM/*`). After one CPU's online / offline the last
+//! build's intermediate results (`LastBuild`) are updated instead (`sched_update.rs`).
 //!
 //! The levels are x86's (arch/x86/kernel/smpboot.c): SMT, CLS, MC, then DIE unless the boot
 //! found a package spanning nodes, then NODE and one NUMA level per further distance.
@@ -799,7 +800,6 @@ fn build(
     for &c in &cpus {
         last.attach_cpu(c, spans, &mut f, &mut out.per_cpu[c], false, &mut scratch);
     }
-    drop(f);
     if out.warnings.is_empty() && all_known {
         out.cache.last = Some(Box::new(last));
     }
@@ -1149,7 +1149,7 @@ fn raw_chains(
                 if spans.subset(m, map_id) {
                     return m;
                 }
-                let b = spans.get(m).and(&cpu_map);
+                let b = spans.get(m).and(cpu_map);
                 spans.intern(&b)
             });
             if let Some((cs, cl)) = child {

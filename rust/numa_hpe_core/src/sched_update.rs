@@ -291,7 +291,6 @@ pub(crate) fn update_after_cpu_change(
             }
         }
     }
-    drop(gb);
 
     // Attach the CPUs whose chain or groups changed; the others keep their domains.
     let mut f = DomainFactory::new(levels, 64);

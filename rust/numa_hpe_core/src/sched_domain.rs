@@ -281,12 +281,12 @@ impl SchedDomains {
     /// [`SchedDomains::rebuild`] after one CPU came online or went offline (its sibling maps
     /// updated) and nothing else changed since these domains were built: the node distances
     /// are not read again. The result is equal to a full build.
+    ///
     /// True when the domains were updated from the last build (`sched_update.rs`), false
     /// when they were built again.
     pub fn rebuild_after_cpu_change(&mut self, input: &SchedInput<'_>) -> bool {
         if let BuildCache { spans: Some(spans), last: Some(last) } = &mut self.cache {
-            if update_after_cpu_change(last, spans, &mut self.per_cpu, input) {
-                self.span.clone_from(&last.cpu_map);
+            if update_after_cpu_change(last, spans, &mut self.per_cpu, &mut self.span, input) {
                 return true;
             }
         }
@@ -779,8 +779,6 @@ fn build(
     let groups_at = group_lists(&plain, &mut gb, &cpus, n);
     let nl = levels.len();
     let mut last = LastBuild {
-        cpu_map,
-        map_id,
         cpu_nodes: input.cpu_nodes.clone(),
         levels,
         mask_ids,
@@ -849,9 +847,8 @@ pub(crate) fn group_list(
 }
 
 /// The intermediate results of a clean build (no warning, every CPU's node a CPU node).
+/// (Its cpu_map is the root domain span, `SchedDomains::span`.)
 pub(crate) struct LastBuild {
-    pub cpu_map: Bitmap,
-    pub map_id: u32,
     pub cpu_nodes: Bitmap,
     pub levels: Vec<Level>,
     pub mask_ids: Vec<Vec<u32>>,

@@ -18,20 +18,22 @@ use crate::sched_domain::{
 };
 use crate::sched_groups::{GroupBuilder, HashMap, PlainScratch, Spans, NONE};
 
-/// Update `lb` (and `per_cpu`, the attached domains) to `input`, where exactly one CPU
-/// changed its active state; false when this change needs a full build (then `lb` and the
-/// span table may hold partial results, which the full build replaces).
+/// Update `lb`, `per_cpu` (the attached domains) and `root` (the root domain span, the last
+/// build's cpu_map) to `input`, where exactly one CPU changed its active state; false when
+/// this change needs a full build (then `lb` and the span table may hold partial results,
+/// which the full build replaces; `root` is untouched).
 pub(crate) fn update_after_cpu_change(
     lb: &mut LastBuild,
     spans: &mut Spans,
     per_cpu: &mut [Vec<Arc<SchedDomain>>],
+    root: &mut Bitmap,
     input: &SchedInput<'_>,
 ) -> bool {
     let n = input.nr_cpu_ids;
     let nl = lb.levels.len();
     let mut map = input.active.clone();
     map.resize(n);
-    if lb.cpu_map.nbits() != n || per_cpu.len() != n || *input.cpu_nodes != lb.cpu_nodes {
+    if root.nbits() != n || per_cpu.len() != n || *input.cpu_nodes != lb.cpu_nodes {
         return false;
     }
     // Tables only grow here: a full build starts them afresh.
@@ -40,7 +42,7 @@ pub(crate) fn update_after_cpu_change(
     if spans.len() > bound || lb.walks.groups.len() > bound || cycles > bound {
         return false;
     }
-    let Some(x) = only_changed_bit(&lb.cpu_map, &map) else {
+    let Some(x) = only_changed_bit(root, &map) else {
         return false;
     };
     let online = map.test(x);
@@ -56,7 +58,8 @@ pub(crate) fn update_after_cpu_change(
     let map_id = spans.intern(&map);
     let cpus: Vec<usize> = map.iter().collect();
 
-    // Masks: the sibling levels of x's siblings, and every node-derived mask holding y.
+    // Masks: the sibling levels (0-2: SMT, CLS, MC, as level_masks orders them) of x's
+    // siblings, and every node-derived mask (3..) holding y.
     let sib = input.siblings;
     let mut mask_changed: Vec<Vec<usize>> = vec![Vec::new(); nl];
     let mut by_ptr = HashMap::default();
@@ -219,8 +222,8 @@ pub(crate) fn update_after_cpu_change(
     }
     // Dirty at a level: a span changed there or below (what a walk at that level reads).
     for li in 1..nl {
-        let below = dirty[li - 1].clone();
-        dirty[li].or_assign(&below);
+        let (below, here) = dirty.split_at_mut(li);
+        here[0].or_assign(&below[li - 1]);
     }
 
     // Groups: plain cycles of the spans of dirty CPUs; overlap walks that read a dirty CPU.
@@ -293,6 +296,7 @@ pub(crate) fn update_after_cpu_change(
     }
 
     // Attach the CPUs whose chain or groups changed; the others keep their domains.
+    // Few distinct domains change: mostly the top level's, one per group of the CPUs.
     let mut f = DomainFactory::new(levels, 64);
     let mut t = AttachScratch::default();
     if !online {
@@ -306,8 +310,7 @@ pub(crate) fn update_after_cpu_change(
             lb.attach_cpu(c, spans, &mut f, &mut per_cpu[c], true, &mut t);
         }
     }
-    lb.cpu_map = map;
-    lb.map_id = map_id;
+    *root = map;
     true
 }
 

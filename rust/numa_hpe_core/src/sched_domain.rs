@@ -474,10 +474,17 @@ pub(crate) fn sibling_mask_id(
     n: usize,
     by_ptr: &mut HashMap<usize, (Arc<Bitmap>, u32)>,
 ) -> u32 {
-    match (cpu < maps.len()).then(|| maps.shared(cpu)) {
-        Some(a) if a.nbits() == n && a.test(cpu) => spans.intern_shared(a, by_ptr),
-        _ => spans.singleton(cpu),
+    match own_sibling_mask(maps, cpu, n) {
+        Some(a) => spans.intern_shared(a, by_ptr),
+        None => spans.singleton(cpu),
     }
+}
+
+/// `cpu`'s mask in `maps` when it is a full-width mask holding `cpu`.
+fn own_sibling_mask(maps: &CpuMasks, cpu: usize, n: usize) -> Option<&Arc<Bitmap>> {
+    (cpu < maps.len())
+        .then(|| maps.shared(cpu))
+        .filter(|a| a.nbits() == n && a.test(cpu))
 }
 
 /// Per-level topology masks of every CPU in the map: `mask_id[level][cpu]` (NONE elsewhere),
@@ -506,13 +513,13 @@ fn level_masks(
         let mut v = vec![NONE; n];
         let mut last: (*const Bitmap, u32) = (std::ptr::null(), NONE);
         for &c in cpus {
-            v[c] = match (c < maps.len()).then(|| maps.shared(c)) {
+            v[c] = match own_sibling_mask(maps, c, n) {
                 Some(a) if Arc::as_ptr(a) == last.0 => last.1,
-                Some(a) if a.nbits() == n && a.test(c) => {
+                Some(a) => {
                     last = (Arc::as_ptr(a), spans.intern_shared(a, &mut by_ptr));
                     last.1
                 }
-                _ => spans.singleton(c),
+                None => spans.singleton(c),
             };
         }
         v

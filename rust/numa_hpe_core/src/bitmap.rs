@@ -156,18 +156,7 @@ impl Bitmap {
 
     /// Set bits in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
-        self.words.iter().enumerate().flat_map(|(wi, &w)| {
-            let mut w = w;
-            std::iter::from_fn(move || {
-                if w == 0 {
-                    None
-                } else {
-                    let b = w.trailing_zeros() as usize;
-                    w &= w - 1;
-                    Some(wi * 64 + b)
-                }
-            })
-        })
+        iter_words(0, &self.words)
     }
 
     fn zip_with(&self, o: &Bitmap, f: impl Fn(u64, u64) -> u64) -> Bitmap {
@@ -234,25 +223,7 @@ impl Bitmap {
     /// `%*pbl`: ascending runs `a` or `a-b` joined by `,`; empty string for no bits.
     #[must_use]
     pub fn format_list(&self) -> String {
-        use std::fmt::Write;
-        let mut out = String::new();
-        let mut it = self.iter().peekable();
-        while let Some(start) = it.next() {
-            let mut end = start;
-            while it.peek() == Some(&(end + 1)) {
-                end += 1;
-                it.next();
-            }
-            if !out.is_empty() {
-                out.push(',');
-            }
-            if start == end {
-                let _ = write!(out, "{start}");
-            } else {
-                let _ = write!(out, "{start}-{end}");
-            }
-        }
-        out
+        format_list(self.iter())
     }
 
     /// `%*pb`: 32-bit hex chunks from the most significant, the leading chunk padded to the
@@ -315,6 +286,188 @@ impl Bitmap {
     }
 }
 
+/// Set bits of `words` (word `k` holding bits `(lo + k) * 64..`), ascending.
+fn iter_words(lo: usize, words: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    words.iter().enumerate().flat_map(move |(k, &w)| {
+        let mut w = w;
+        let base = (lo + k) * 64;
+        std::iter::from_fn(move || {
+            (w != 0).then(|| {
+                let b = w.trailing_zeros() as usize;
+                w &= w - 1;
+                base + b
+            })
+        })
+    })
+}
+
+/// `%*pbl` of ascending bits: runs `a` or `a-b` joined by `,`.
+fn format_list(bits: impl Iterator<Item = usize>) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let mut it = bits.peekable();
+    while let Some(start) = it.next() {
+        let mut end = start;
+        while it.peek() == Some(&(end + 1)) {
+            end += 1;
+            it.next();
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            let _ = write!(out, "{start}");
+        } else {
+            let _ = write!(out, "{start}-{end}");
+        }
+    }
+    out
+}
+
+/// A cpumask of `nbits` bits stored as its non-zero word range only: the spans of sched
+/// domains and groups. A build makes thousands of them, most a few CPUs wide, at
+/// nr_cpu_ids bits each (1 KiB apiece as full bitmaps at 8192 CPUs).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SpanMask {
+    nbits: u32,
+    /// Index of the first non-zero word (0 when empty).
+    lo: u32,
+    /// Words `lo..lo + len`: the first and the last are non-zero.
+    words: SpanWords,
+}
+
+/// A span's words: most spans (a CPU, its SMT siblings, its LLC) fit in two, kept inline
+/// to save an allocation per span.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum SpanWords {
+    Inline(u8, [u64; 2]),
+    Heap(Box<[u64]>),
+}
+
+impl SpanWords {
+    fn new(w: &[u64]) -> Self {
+        match *w {
+            [] => SpanWords::Inline(0, [0; 2]),
+            [a] => SpanWords::Inline(1, [a, 0]),
+            [a, b] => SpanWords::Inline(2, [a, b]),
+            _ => SpanWords::Heap(w.into()),
+        }
+    }
+
+    fn as_slice(&self) -> &[u64] {
+        match self {
+            SpanWords::Inline(n, w) => &w[..usize::from(*n)],
+            SpanWords::Heap(w) => w,
+        }
+    }
+}
+
+impl SpanMask {
+    /// The mask whose words from `lo` on are `words` (zeros at either end are dropped).
+    #[must_use]
+    pub fn from_range(nbits: usize, lo: usize, words: &[u64]) -> Self {
+        let first = words.iter().position(|&w| w != 0).unwrap_or(words.len());
+        let end = words.iter().rposition(|&w| w != 0).map_or(first, |i| i + 1);
+        SpanMask {
+            nbits: u32::try_from(nbits).unwrap_or(u32::MAX),
+            lo: if first < end { (lo + first) as u32 } else { 0 },
+            words: SpanWords::new(&words[first..end]),
+        }
+    }
+
+    #[must_use]
+    pub fn from_bitmap(b: &Bitmap) -> Self {
+        SpanMask::from_range(b.nbits, 0, &b.words)
+    }
+
+    #[must_use]
+    pub fn nbits(&self) -> usize {
+        self.nbits as usize
+    }
+
+    /// The non-zero word range `lo..hi`.
+    #[must_use]
+    pub fn word_range(&self) -> (usize, usize) {
+        (self.lo as usize, self.lo as usize + self.words().len())
+    }
+
+    /// The words of [`SpanMask::word_range`].
+    #[must_use]
+    pub fn words(&self) -> &[u64] {
+        self.words.as_slice()
+    }
+
+    /// Word `k` of the full-width mask.
+    #[must_use]
+    pub fn word(&self, k: usize) -> u64 {
+        k.checked_sub(self.lo as usize)
+            .and_then(|i| self.words().get(i))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    #[must_use]
+    pub fn test(&self, i: usize) -> bool {
+        self.word(i / 64) & (1 << (i % 64)) != 0
+    }
+
+    #[must_use]
+    pub fn first(&self) -> Option<usize> {
+        self.iter().next()
+    }
+
+    #[must_use]
+    pub fn weight(&self) -> usize {
+        self.words().iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.words().is_empty()
+    }
+
+    /// Set bits in ascending order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        iter_words(self.lo as usize, self.words())
+    }
+
+    /// Every bit of self is set in `o`.
+    #[must_use]
+    pub fn is_subset(&self, o: &SpanMask) -> bool {
+        let lo = self.lo as usize;
+        self.words().iter().enumerate().all(|(k, &w)| w & !o.word(lo + k) == 0)
+    }
+
+    /// Some bit of self is set in `b`.
+    #[must_use]
+    pub fn intersects(&self, b: &Bitmap) -> bool {
+        let lo = self.lo as usize;
+        self.words().iter().enumerate().any(|(k, &w)| w & b.words.get(lo + k).copied().unwrap_or(0) != 0)
+    }
+
+    /// `b |= self`.
+    pub fn or_into(&self, b: &mut Bitmap) {
+        let lo = self.lo as usize;
+        for (a, &w) in b.words.iter_mut().skip(lo).zip(self.words().iter()) {
+            *a |= w;
+        }
+    }
+
+    /// The full-width bitmap.
+    #[must_use]
+    pub fn to_bitmap(&self) -> Bitmap {
+        let mut b = Bitmap::new(self.nbits as usize);
+        self.or_into(&mut b);
+        b
+    }
+
+    /// `%*pbl`.
+    #[must_use]
+    pub fn format_list(&self) -> String {
+        format_list(self.iter())
+    }
+}
+
 fn bad_list(s: &str) -> crate::error::HpeError {
     crate::error::HpeError::new(Errno::EINVAL, format!("invalid list {s:?}"))
 }
@@ -329,6 +482,24 @@ mod tests {
         assert_eq!(b, Bitmap::from_bits(70, [0, 2]));
         let b = Bitmap::from_words(66, vec![1, 0b111, 9]);
         assert_eq!(b, Bitmap::from_bits(66, [0, 64, 65]));
+    }
+
+    #[test]
+    fn span_mask_keeps_the_non_zero_words() {
+        let b = Bitmap::from_bits(300, [70, 130, 199]);
+        let s = SpanMask::from_bitmap(&b);
+        assert_eq!(s.word_range(), (1, 4));
+        assert_eq!(s.to_bitmap(), b);
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![70, 130, 199]);
+        assert_eq!((s.first(), s.weight(), s.format_list()), (Some(70), 3, b.format_list()));
+        assert!(s.test(130) && !s.test(131) && !s.test(5) && !s.test(299));
+        assert!(s.intersects(&Bitmap::from_bits(300, [199])) && !s.intersects(&Bitmap::from_bits(300, [198])));
+        let t = SpanMask::from_bitmap(&Bitmap::from_bits(300, [70, 199]));
+        assert!(t.is_subset(&s) && !s.is_subset(&t));
+        let empty = SpanMask::from_bitmap(&Bitmap::new(300));
+        assert!(empty.is_empty() && empty.is_subset(&t) && empty.first().is_none());
+        assert_eq!(empty.to_bitmap(), Bitmap::new(300));
+        assert_eq!(SpanMask::from_range(300, 2, &[0, 1 << 3, 0]), SpanMask::from_bitmap(&Bitmap::from_bits(300, [195])));
     }
 
     #[test]

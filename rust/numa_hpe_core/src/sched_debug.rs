@@ -11,15 +11,15 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::bitmap::Bitmap;
+use crate::bitmap::{Bitmap, SpanMask};
 use crate::sched_domain::{SchedDomains, SCHED_CAPACITY_SCALE, SD_FLAG_NAMES, SD_OVERLAP};
 
 /// `%*pbl` of shared spans, formatted once per span.
 #[derive(Default)]
-struct ListCache(HashMap<*const Bitmap, String>);
+struct ListCache(HashMap<*const SpanMask, String>);
 
 impl ListCache {
-    fn get(&mut self, b: &Arc<Bitmap>) -> &str {
+    fn get(&mut self, b: &Arc<SpanMask>) -> &str {
         self.0
             .entry(Arc::as_ptr(b))
             .or_insert_with(|| b.format_list())

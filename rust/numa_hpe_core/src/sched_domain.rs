@@ -10,12 +10,12 @@
 //! `topology_span_sane` yields no domains and no WARN text; an invalid distance table
 //! silently drops the NUMA levels (the kernel also prints the table once); domains and
 //! spans are shared (`Arc`) between CPUs, which is why `per_cpu` holds `Arc<SchedDomain>`
-//! and spans are `Arc<Bitmap>`.
+//! and spans are `Arc<SpanMask>` (their non-zero words only).
 
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
-use crate::bitmap::Bitmap;
+use crate::bitmap::{Bitmap, SpanMask};
 use crate::cpu_topology::{CpuMasks, SiblingMaps};
 use crate::node::{DistanceTable, REMOTE_DISTANCE};
 use crate::sched_update::update_after_cpu_change;
@@ -135,7 +135,7 @@ impl NodeDistance for DistanceTable {
 pub struct SchedDomain {
     /// `SMT`, `CLS`, `MC`, `DIE`, `NODE`, `NUMA`.
     pub name: &'static str,
-    pub span: Arc<Bitmap>,
+    pub span: Arc<SpanMask>,
     pub flags: u32,
     pub min_interval: u32,
     pub max_interval: u32,
@@ -213,9 +213,9 @@ impl Eq for Groups {}
 /// One sched group of a domain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SchedGroup {
-    pub span: Arc<Bitmap>,
+    pub span: Arc<SpanMask>,
     /// Balance mask (overlapping NUMA groups; equals span otherwise).
-    pub mask: Arc<Bitmap>,
+    pub mask: Arc<SpanMask>,
     pub capacity: u64,
 }
 
@@ -540,7 +540,7 @@ fn level_masks(
     // Span id of each node's active CPUs (NONE for a node without any).
     let node_ids: Vec<u32> = node_cpus
         .into_iter()
-        .map(|m| m.map_or(NONE, |m| spans.intern_owned(m)))
+        .map(|m| m.map_or(NONE, |m| spans.intern(&m)))
         .collect();
     let node_id = |nd: usize| node_ids.get(nd).copied().unwrap_or(NONE);
     if !sib.sched_numa_in_package {
@@ -607,10 +607,10 @@ fn level_masks(
                 for &nb in members {
                     let s = node_id(nb);
                     if s != NONE {
-                        m.or_assign(spans.get(s));
+                        spans.get(s).or_into(&mut m);
                     }
                 }
-                let id = spans.intern_owned(m);
+                let id = spans.intern(&m);
                 for &h in holders {
                     if let Some(p) = per_node.get_mut(h) {
                         *p = id;
@@ -683,7 +683,7 @@ fn numa_levels_by_node(
                 for (b, &nb) in nodes.iter().enumerate() {
                     if set[b / 64] >> (b % 64) & 1 != 0 {
                         if let Some(&s) = node_ids.get(nb).filter(|&&s| s != NONE) {
-                            m.or_assign(spans.get(s));
+                            spans.get(s).or_into(&mut m);
                         }
                     }
                 }
@@ -1153,13 +1153,14 @@ fn raw_chains(
                 if spans.subset(m, map_id) {
                     return m;
                 }
-                let b = spans.get(m).and(cpu_map);
+                let b = spans.get(m).to_bitmap().and(cpu_map);
                 spans.intern(&b)
             });
             if let Some((cs, cl)) = child {
                 let fixed = *fix_memo.entry((cs, s)).or_insert_with(|| {
                     (!spans.subset(cs, s)).then(|| {
-                        let b = spans.get(s).or(spans.get(cs));
+                        let mut b = spans.get(s).to_bitmap();
+                        spans.get(cs).or_into(&mut b);
                         spans.intern(&b)
                     })
                 });

@@ -11,7 +11,7 @@ use std::collections::HashMap as StdHashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::bitmap::Bitmap;
+use crate::bitmap::{Bitmap, SpanMask};
 
 /// A multiply-rotate hasher for the small integer keys of the builders (SipHash dominated).
 #[derive(Default)]
@@ -45,16 +45,15 @@ pub(crate) const NONE: u32 = u32::MAX;
 
 /// Interned cpumasks: equal contents get the same id. Spans are immutable, so a table can
 /// be kept from one build to the next (ids stay valid; only the memo tables are per build).
+/// They are stored as [`SpanMask`]s, their non-zero words only.
 #[derive(Default)]
 pub(crate) struct Spans {
     /// Width of every span (nr_cpu_ids).
     pub nbits: usize,
     /// Id of `{cpu}` per CPU (NONE until first needed).
     pub singles: Vec<u32>,
-    pub bits: Vec<Arc<Bitmap>>,
+    pub bits: Vec<Arc<SpanMask>>,
     pub weight: Vec<u32>,
-    /// Non-zero word range of each span.
-    range: Vec<(u32, u32)>,
     /// Hash -> most recent span with it; `next` chains older ones (NONE ends).
     index: HashMap<u64, u32>,
     next: Vec<u32>,
@@ -63,29 +62,24 @@ pub(crate) struct Spans {
     /// Id of each shared sibling mask seen by the last build, by address (as an integer: the
     /// table moves between threads). The entry holds a
     /// reference, so the address cannot be reused and the mask cannot change in place
-    /// (`CpuMasks` updates are copy-on-write): a hit skips hashing the mask.
+    /// (`CpuMasks` updates are copy-on-write): a hit skips scanning the mask.
     shared_ids: HashMap<usize, (Arc<Bitmap>, u32)>,
 }
 
-/// A span's table key: hash of its non-zero word range `lo..hi`, and that range.
-type SpanKey = (u64, usize, usize);
-
-/// The key of a mask whose non-zero words are `w`, starting at word `lo`.
-fn range_key(lo: usize, w: &[u64]) -> SpanKey {
-    let hi = lo + w.len();
-    let mut h = (lo as u64) << 32 ^ hi as u64;
+/// The hash of a mask whose non-zero words are `w`, starting at word `lo`.
+fn range_hash(lo: usize, w: &[u64]) -> u64 {
+    let mut h = (lo as u64) << 32 ^ (lo + w.len()) as u64;
     for &x in w {
         h = (h ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
     }
-    (h, lo, hi)
+    h
 }
 
-/// The key of `b` (cheap for the small masks of the low levels).
-fn span_key(b: &Bitmap) -> SpanKey {
-    let w = b.words();
-    let lo = w.iter().position(|&x| x != 0).unwrap_or(w.len());
+/// The non-zero word range of `w`: `(lo, hi)`.
+fn non_zero_range(w: &[u64]) -> (usize, usize) {
+    let lo = w.iter().position(|&x| x != 0).unwrap_or(0);
     let hi = w.iter().rposition(|&x| x != 0).map_or(lo, |i| i + 1);
-    range_key(lo, &w[lo..hi])
+    (lo, hi)
 }
 
 impl Spans {
@@ -98,7 +92,6 @@ impl Spans {
             singles: vec![NONE; nbits],
             bits: Vec::with_capacity(cap),
             weight: Vec::with_capacity(cap),
-            range: Vec::with_capacity(cap),
             index: HashMap::with_capacity_and_hasher(cap, BuildHasherDefault::default()),
             next: Vec::with_capacity(cap),
             ..Default::default()
@@ -114,39 +107,23 @@ impl Spans {
     pub fn singleton(&mut self, cpu: usize) -> u32 {
         match self.singles.get(cpu) {
             Some(&id) if id != NONE => id,
-            _ => {
-                let b = Bitmap::from_bits(self.nbits, [cpu]);
-                // The key without scanning the mask for its non-zero word.
-                let id = match b.words().get(cpu / 64) {
-                    Some(w) => {
-                        let key = range_key(cpu / 64, std::slice::from_ref(w));
-                        match self.find_keyed(&b, key) {
-                            Ok(id) => id,
-                            Err(key) => self.push(key, Arc::new(b)),
-                        }
-                    }
-                    None => self.intern_owned(b),
-                };
-                if let Some(s) = self.singles.get_mut(cpu) {
-                    *s = id;
-                }
+            Some(_) => {
+                let id = self.intern_range(cpu / 64, &[1 << (cpu % 64)]);
+                self.singles[cpu] = id;
                 id
             }
+            None => self.intern(&Bitmap::from_bits(self.nbits, [cpu])),
         }
     }
 
     /// Id of `b`, adding it when new.
     pub fn intern(&mut self, b: &Bitmap) -> u32 {
-        self.intern_with(b, || Arc::new(b.clone()))
+        let (lo, hi) = non_zero_range(b.words());
+        self.intern_range(lo, &b.words()[lo..hi])
     }
 
-    /// Id of `*b`, adding `b` itself (shared, not copied) when new.
-    pub fn intern_arc(&mut self, b: &Arc<Bitmap>) -> u32 {
-        self.intern_with(b, || Arc::clone(b))
-    }
-
-    /// Ids of shared masks ([`Spans::intern_arc`]) through `cache`, which collects the masks
-    /// of this build: pass it to [`Spans::keep_shared`] at the end.
+    /// Ids of shared masks through `cache`, which collects the masks of this build: pass it
+    /// to [`Spans::keep_shared`] at the end.
     pub fn intern_shared(
         &mut self,
         b: &Arc<Bitmap>,
@@ -158,7 +135,7 @@ impl Spans {
         }
         let id = match self.shared_ids.remove(&p) {
             Some((_, id)) => id,
-            None => self.intern_arc(b),
+            None => self.intern(b),
         };
         cache.insert(p, (Arc::clone(b), id));
         id
@@ -169,92 +146,41 @@ impl Spans {
         self.shared_ids = cache;
     }
 
-    /// Id of an owned bitmap, moved into the table when new.
-    pub fn intern_owned(&mut self, b: Bitmap) -> u32 {
-        match self.find(&b) {
-            Ok(id) => id,
-            Err(key) => self.push(key, Arc::new(b)),
-        }
-    }
-
-    /// Id of `b` or the key to add it under.
-    fn find(&self, b: &Bitmap) -> std::result::Result<u32, SpanKey> {
-        self.find_keyed(b, span_key(b))
-    }
-
-    /// [`Spans::find`] with `b`'s key already known.
-    fn find_keyed(&self, b: &Bitmap, key: SpanKey) -> std::result::Result<u32, SpanKey> {
-        let (h, lo, hi) = key;
+    /// Id of the mask whose non-zero words are `w` from word `lo` on (`w` empty, or its
+    /// first and last words non-zero), adding it when new.
+    fn intern_range(&mut self, lo: usize, w: &[u64]) -> u32 {
+        let h = range_hash(lo, w);
         let mut id = self.index.get(&h).copied().unwrap_or(NONE);
         while id != NONE {
-            let o = self.bits[id as usize].words();
-            let (olo, ohi) = self.range[id as usize];
-            if o.len() == b.words().len()
-                && (olo as usize, ohi as usize) == (lo, hi)
-                && o[lo..hi] == b.words()[lo..hi]
-            {
-                return Ok(id);
+            let o = &self.bits[id as usize];
+            if o.words() == w && o.word_range().0 == lo {
+                return id;
             }
             id = self.next[id as usize];
         }
-        Err(key)
-    }
-
-    fn intern_with(&mut self, b: &Bitmap, make: impl FnOnce() -> Arc<Bitmap>) -> u32 {
-        match self.find(b) {
-            Ok(id) => id,
-            Err(key) => self.push(key, make()),
-        }
-    }
-
-    fn push(&mut self, (h, lo, hi): SpanKey, b: Arc<Bitmap>) -> u32 {
         let id = self.bits.len() as u32;
-        self.range.push((lo as u32, hi as u32));
-        self.weight
-            .push(b.words()[lo..hi].iter().map(|w| w.count_ones()).sum());
-        self.bits.push(b);
+        self.weight.push(w.iter().map(|x| x.count_ones()).sum());
+        self.bits.push(Arc::new(SpanMask::from_range(self.nbits, lo, w)));
         self.next.push(self.index.insert(h, id).unwrap_or(NONE));
         id
     }
 
-    /// The non-zero words `lo..hi` of span `id`.
-    pub fn word_range(&self, id: u32) -> (usize, usize) {
-        let (lo, hi) = self.range[id as usize];
-        (lo as usize, hi as usize)
-    }
-
-    pub fn get(&self, id: u32) -> &Bitmap {
+    pub fn get(&self, id: u32) -> &SpanMask {
         &self.bits[id as usize]
     }
 
-    /// Set bits of span `id`, ascending, scanning only its non-zero words.
+    /// Set bits of span `id`, ascending.
     pub fn iter(&self, id: u32) -> impl Iterator<Item = usize> + '_ {
-        let (lo, hi) = self.range[id as usize];
-        let w = &self.bits[id as usize].words()[lo as usize..hi as usize];
-        w.iter().enumerate().flat_map(move |(k, &x)| {
-            let mut x = x;
-            let base = (lo as usize + k) * 64;
-            std::iter::from_fn(move || {
-                (x != 0).then(|| {
-                    let b = x.trailing_zeros() as usize;
-                    x &= x - 1;
-                    base + b
-                })
-            })
-        })
+        self.bits[id as usize].iter()
     }
 
-    /// Span `id` and `b` share a CPU (only the span's non-zero words are read).
+    /// Span `id` and `b` share a CPU.
     pub fn intersects(&self, id: u32, b: &Bitmap) -> bool {
-        let (lo, hi) = self.range[id as usize];
-        let (x, y) = (self.get(id).words(), b.words());
-        (lo as usize..hi as usize).any(|k| x[k] & y.get(k).copied().unwrap_or(0) != 0)
+        self.get(id).intersects(b)
     }
 
     pub fn subset(&self, a: u32, b: u32) -> bool {
-        let (lo, hi) = self.range[a as usize];
-        let (x, y) = (self.get(a).words(), self.get(b).words());
-        a == b || (lo as usize..hi as usize).all(|k| x[k] & !y[k] == 0)
+        a == b || self.get(a).is_subset(self.get(b))
     }
 }
 
@@ -289,10 +215,11 @@ impl Chains {
     }
 }
 
-/// First bit set in `span` and not in `covered` (word slices), in `from..limit`.
-fn next_uncovered(span: &[u64], covered: &[u64], from: usize, limit: usize) -> Option<usize> {
+/// First bit set in `span` and not in `covered(k)` (word `k` of the same range), in
+/// `from..limit` (bit positions relative to the range).
+fn next_uncovered(span: &[u64], covered: impl Fn(usize) -> u64, from: usize, limit: usize) -> Option<usize> {
     let mut wi = from / 64;
-    let mut w = span.get(wi)? & !covered[wi] & (!0u64 << (from % 64));
+    let mut w = span.get(wi)? & !covered(wi) & (!0u64 << (from % 64));
     loop {
         if w != 0 {
             let b = wi * 64 + w.trailing_zeros() as usize;
@@ -302,7 +229,7 @@ fn next_uncovered(span: &[u64], covered: &[u64], from: usize, limit: usize) -> O
         if wi * 64 >= limit || wi >= span.len() {
             return None;
         }
-        w = span[wi] & !covered[wi];
+        w = span[wi] & !covered(wi);
     }
 }
 
@@ -493,7 +420,7 @@ impl<'a> GroupBuilder<'a> {
         if let Some(&m) = self.walks.balance.get(&(level, group)) {
             return m;
         }
-        let mut mask = Bitmap::new(self.spans.get(group).nbits());
+        let mut mask = Bitmap::new(self.spans.nbits);
         for j in self.spans.iter(group) {
             if self.chains.at(level, j) != NONE && self.chains.child(level, j) == Some(group) {
                 mask.set(j);
@@ -521,12 +448,14 @@ impl<'a> GroupBuilder<'a> {
             self.walks.last[level].cpu = cpu;
             return last.id as usize;
         }
-        let (sb, ob) = (self.spans.get(span).words(), self.spans.get(own).words());
         // Only the span's non-zero words can hold an uncovered CPU.
-        let (lo, hi) = self.spans.word_range(span);
-        let first_uncovered = next_uncovered(sb, ob, cpu + 1, hi * 64)
-            .or_else(|| next_uncovered(sb, ob, lo * 64, hi * 64))
-            .unwrap_or(usize::MAX);
+        let (sm, om) = (self.spans.get(span), self.spans.get(own));
+        let (lo, hi) = sm.word_range();
+        let own_word = |k: usize| om.word(lo + k);
+        let n = (hi - lo) * 64;
+        let first_uncovered = next_uncovered(sm.words(), own_word, (cpu + 1).saturating_sub(lo * 64), n)
+            .or_else(|| next_uncovered(sm.words(), own_word, 0, n))
+            .map_or(usize::MAX, |b| lo * 64 + b);
         let key = (level, span, own, first_uncovered);
         let walk = |id| OverlapWalk { span, own, cpu, first_uncovered, id };
         if let Some(&id) = self.walks.memo.get(&key) {
@@ -535,15 +464,15 @@ impl<'a> GroupBuilder<'a> {
         }
         // The walk only looks at the span's non-zero words; bit positions are relative to lo.
         let bits = Arc::clone(&self.spans.bits[span as usize]);
-        let words = &bits.words()[lo..hi];
+        let words = bits.words();
         let mut covered = vec![0u64; hi - lo];
         let mut groups = Vec::new();
-        let (base, n) = (lo * 64, (hi - lo) * 64);
+        let base = lo * 64;
         let start = cpu.saturating_sub(base).min(n);
         let (mut pos, mut wrapped) = (start, false);
         loop {
             let limit = if wrapped { start } else { n };
-            let Some(i) = next_uncovered(words, &covered, pos, limit) else {
+            let Some(i) = next_uncovered(words, |k| covered[k], pos, limit) else {
                 if wrapped {
                     break;
                 }
@@ -564,10 +493,10 @@ impl<'a> GroupBuilder<'a> {
                 }
             }
             let g = self.chains.child(sib, i).unwrap_or(self.chains.at(sib, i));
-            let (glo, ghi) = self.spans.word_range(g);
-            let gw = self.spans.get(g).words();
+            let gm = self.spans.get(g);
+            let (glo, ghi) = gm.word_range();
             for k in glo.max(lo)..ghi.min(hi) {
-                covered[k - lo] |= gw[k];
+                covered[k - lo] |= gm.words()[k - glo];
             }
             let mask = self.balance_mask(sib, g);
             groups.push(GroupRef { span: g, mask });

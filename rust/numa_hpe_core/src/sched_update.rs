@@ -92,9 +92,9 @@ pub(crate) fn update_after_cpu_change(
             let m = ids[c];
             if m != last.0 {
                 let new = if m != NONE && spans.get(m).test(y) {
-                    let mut b = spans.get(m).clone();
+                    let mut b = spans.get(m).to_bitmap();
                     b.assign(x, online);
-                    spans.intern_owned(b)
+                    spans.intern(&b)
                 } else {
                     m
                 };
@@ -169,7 +169,7 @@ pub(crate) fn update_after_cpu_change(
                             if spans.subset(m, map_id) {
                                 m
                             } else {
-                                let b = spans.get(m).and(&map);
+                                let b = spans.get(m).to_bitmap().and(&map);
                                 spans.intern(&b)
                             }
                         });

@@ -118,6 +118,26 @@ impl CpuMasks {
         &self.pool[self.slot[cpu] as usize]
     }
 
+    /// The non-zero words of `cpu`'s mask and the index of the first. Only those words are
+    /// read (the mask's first bit and weight bound them): a sibling mask of a large
+    /// machine is a few bits in a 1 KiB bitmap.
+    #[must_use]
+    pub fn non_zero_words(&self, cpu: usize) -> (usize, &[u64]) {
+        let s = self.slot[cpu] as usize;
+        let (first, mut left) = (self.firsts[s], self.weights[s]);
+        if first == u32::MAX {
+            return (0, &[]);
+        }
+        let w = self.pool[s].words();
+        let lo = first as usize / 64;
+        let mut hi = lo;
+        while left > 0 && hi < w.len() {
+            left = left.saturating_sub(w[hi].count_ones());
+            hi += 1;
+        }
+        (lo, &w[lo..hi])
+    }
+
     /// Lowest CPU of `cpu`'s mask (`cpumask_first`).
     #[must_use]
     pub fn first(&self, cpu: usize) -> Option<usize> {

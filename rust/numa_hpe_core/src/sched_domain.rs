@@ -467,24 +467,22 @@ fn sd_parent_degenerate(c: &Raw, p: &Raw) -> bool {
 }
 
 /// The span id of `cpu`'s sibling mask in `maps` ({cpu} when it has none holding itself).
-pub(crate) fn sibling_mask_id(
-    spans: &mut Spans,
-    maps: &CpuMasks,
-    cpu: usize,
-    n: usize,
-    by_ptr: &mut HashMap<usize, (Arc<Bitmap>, u32)>,
-) -> u32 {
-    match own_sibling_mask(maps, cpu, n) {
-        Some(a) => spans.intern_shared(a, by_ptr),
-        None => spans.singleton(cpu),
+pub(crate) fn sibling_mask_id(spans: &mut Spans, maps: &CpuMasks, cpu: usize, n: usize) -> u32 {
+    match full_width_words(maps, cpu, n) {
+        Some((lo, w)) if holds(lo, w, cpu) => spans.intern_range(lo, w),
+        _ => spans.singleton(cpu),
     }
 }
 
-/// `cpu`'s mask in `maps` when it is a full-width mask holding `cpu`.
-fn own_sibling_mask(maps: &CpuMasks, cpu: usize, n: usize) -> Option<&Arc<Bitmap>> {
-    (cpu < maps.len())
-        .then(|| maps.shared(cpu))
-        .filter(|a| a.nbits() == n && a.test(cpu))
+/// The non-zero words of `cpu`'s mask in `maps` (and the first's index) when it is a
+/// full-width mask.
+fn full_width_words(maps: &CpuMasks, cpu: usize, n: usize) -> Option<(usize, &[u64])> {
+    (cpu < maps.len() && maps.shared(cpu).nbits() == n).then(|| maps.non_zero_words(cpu))
+}
+
+/// Bit `cpu` is set in the words `w` starting at word `lo`.
+fn holds(lo: usize, w: &[u64], cpu: usize) -> bool {
+    (cpu / 64).checked_sub(lo).and_then(|k| w.get(k)).is_some_and(|x| x >> (cpu % 64) & 1 != 0)
 }
 
 /// Per-level topology masks of every CPU in the map: `mask_id[level][cpu]` (NONE elsewhere),
@@ -506,20 +504,20 @@ fn level_masks(
     }
     let mut levels = Vec::new();
     let mut ids = Vec::new();
-    // Siblings share one allocation: intern each distinct one once (by address), and
-    // consecutive CPUs mostly share theirs.
-    let mut by_ptr = HashMap::default();
-    let mut sibling_level = |spans: &mut Spans, maps: &CpuMasks| -> Vec<u32> {
+    // Consecutive CPUs mostly share their sibling mask (one allocation): each run of them
+    // reads and interns it once.
+    let sibling_level = |spans: &mut Spans, maps: &CpuMasks| -> Vec<u32> {
         let mut v = vec![NONE; n];
-        let mut last: (*const Bitmap, u32) = (std::ptr::null(), NONE);
+        let mut last: (*const Bitmap, Option<(usize, &[u64])>, u32) = (std::ptr::null(), None, NONE);
         for &c in cpus {
-            v[c] = match own_sibling_mask(maps, c, n) {
-                Some(a) if Arc::as_ptr(a) == last.0 => last.1,
-                Some(a) => {
-                    last = (Arc::as_ptr(a), spans.intern_shared(a, &mut by_ptr));
-                    last.1
-                }
-                None => spans.singleton(c),
+            let p = if c < maps.len() { Arc::as_ptr(maps.shared(c)) } else { std::ptr::null() };
+            if p != last.0 || p.is_null() {
+                let words = full_width_words(maps, c, n);
+                last = (p, words, words.map_or(NONE, |(lo, w)| spans.intern_range(lo, w)));
+            }
+            v[c] = match last.1 {
+                Some((lo, w)) if holds(lo, w, c) => last.2,
+                _ => spans.singleton(c),
             };
         }
         v
@@ -536,7 +534,6 @@ fn level_masks(
     ids.push(sibling_level(spans, &sib.cluster));
     levels.push(plain("MC", SD_SHARE_PKG_RESOURCES));
     ids.push(sibling_level(spans, &sib.llc));
-    spans.keep_shared(by_ptr);
     // Span id of each node's active CPUs (NONE for a node without any).
     let node_ids: Vec<u32> = node_cpus
         .into_iter()

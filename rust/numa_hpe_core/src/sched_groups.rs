@@ -59,11 +59,6 @@ pub(crate) struct Spans {
     next: Vec<u32>,
     /// sched_init_numa's node sets, kept while the CPU nodes and distances stay the same.
     pub numa: Option<Arc<crate::sched_domain::NumaSets>>,
-    /// Id of each shared sibling mask seen by the last build, by address (as an integer: the
-    /// table moves between threads). The entry holds a
-    /// reference, so the address cannot be reused and the mask cannot change in place
-    /// (`CpuMasks` updates are copy-on-write): a hit skips scanning the mask.
-    shared_ids: HashMap<usize, (Arc<Bitmap>, u32)>,
 }
 
 /// The hash of a mask whose non-zero words are `w`, starting at word `lo`.
@@ -122,33 +117,9 @@ impl Spans {
         self.intern_range(lo, &b.words()[lo..hi])
     }
 
-    /// Ids of shared masks through `cache`, which collects the masks of this build: pass it
-    /// to [`Spans::keep_shared`] at the end.
-    pub fn intern_shared(
-        &mut self,
-        b: &Arc<Bitmap>,
-        cache: &mut HashMap<usize, (Arc<Bitmap>, u32)>,
-    ) -> u32 {
-        let p = Arc::as_ptr(b) as usize;
-        if let Some(&(_, id)) = cache.get(&p) {
-            return id;
-        }
-        let id = match self.shared_ids.remove(&p) {
-            Some((_, id)) => id,
-            None => self.intern(b),
-        };
-        cache.insert(p, (Arc::clone(b), id));
-        id
-    }
-
-    /// Keep the shared masks of this build for the next one (dropping the others).
-    pub fn keep_shared(&mut self, cache: HashMap<usize, (Arc<Bitmap>, u32)>) {
-        self.shared_ids = cache;
-    }
-
     /// Id of the mask whose non-zero words are `w` from word `lo` on (`w` empty, or its
     /// first and last words non-zero), adding it when new.
-    fn intern_range(&mut self, lo: usize, w: &[u64]) -> u32 {
+    pub fn intern_range(&mut self, lo: usize, w: &[u64]) -> u32 {
         let h = range_hash(lo, w);
         let mut id = self.index.get(&h).copied().unwrap_or(NONE);
         while id != NONE {

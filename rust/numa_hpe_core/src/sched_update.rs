@@ -62,7 +62,6 @@ pub(crate) fn update_after_cpu_change(
     // siblings, and every node-derived mask (3..) holding y.
     let sib = input.siblings;
     let mut mask_changed: Vec<Vec<usize>> = vec![Vec::new(); nl];
-    let mut by_ptr = HashMap::default();
     for (li, maps) in [&sib.smt, &sib.cluster, &sib.llc].into_iter().enumerate().take(nl) {
         let mut cand: Vec<usize> = vec![x];
         if online {
@@ -75,7 +74,7 @@ pub(crate) fn update_after_cpu_change(
         cand.sort_unstable();
         cand.dedup();
         for c in cand {
-            let id = if map.test(c) { sibling_mask_id(spans, maps, c, n, &mut by_ptr) } else { NONE };
+            let id = if map.test(c) { sibling_mask_id(spans, maps, c, n) } else { NONE };
             if id != lb.mask_ids[li][c] {
                 lb.mask_ids[li][c] = id;
                 mask_changed[li].push(c);

@@ -236,10 +236,20 @@ impl Machine {
             m.cpus.nr_cpu_ids, m.cpus.nr_cpu_ids, m.nr_node_ids
         );
         m.dmesg.push(line);
-        // start_kernel builds the zonelists before any CPU is in a node's cpumask
-        let no_cpus = Bitmap::new(MAX_NUMNODES as usize);
-        m.build_all_zonelists(None, Some(&no_cpus), Some(reserved.total_pages_boot));
-        m.smp_init();
+        // start_kernel builds the zonelists before any CPU is in a node's cpumask. The pass
+        // reads only memory nodes and distances: it runs on a second thread beside smp_init,
+        // whose lines are logged after its own.
+        let pass = m.zonelist_pass(None, Some(&Bitmap::new(MAX_NUMNODES as usize)));
+        let log = std::mem::take(&mut m.dmesg);
+        let orders = std::thread::scope(|s| {
+            let zonelists = s.spawn(|| pass.run());
+            m.smp_init();
+            zonelists.join()
+        })
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let smp_lines = std::mem::replace(&mut m.dmesg, log);
+        m.log_zonelists(orders, Some(reserved.total_pages_boot));
+        m.dmesg.append(smp_lines);
         m.create_boot_memory_blocks(&reserved);
         m.boot_watermarks(&reserved);
         let lines = reserve_ram_buffer_lines(&m.e820);

@@ -7,7 +7,8 @@ use crate::bitmap::Bitmap;
 use crate::firmware::MAX_NUMNODES;
 use crate::machine::Machine;
 use crate::zone::{Pgdat, ZoneType, ZONES};
-use crate::zonelist::{build_all, ZonelistInput};
+use crate::node::DistanceTable;
+use crate::zonelist::{build_all, FallbackOrders, ZonelistInput};
 
 /// pageblock_nr_pages * MIGRATE_TYPES (6.1): below this mobility grouping is off.
 const MOBILITY_THRESHOLD: u64 = 512 * 6;
@@ -28,12 +29,39 @@ fn int_sqrt(x: u64) -> u64 {
     r
 }
 
+/// What a `build_all_zonelists` pass reads, owned: the boot pass runs beside `smp_init`.
+pub(crate) struct ZonelistPass {
+    memory_nodes: Bitmap,
+    with_cpus: Bitmap,
+    distance: DistanceTable,
+    which: Bitmap,
+}
+
+impl ZonelistPass {
+    /// Every node's fallback order.
+    pub(crate) fn run(&self) -> FallbackOrders {
+        let input = ZonelistInput {
+            memory_nodes: &self.memory_nodes,
+            nodes_with_cpus: &self.with_cpus,
+            distance: &self.distance,
+            max_numnodes: MAX_NUMNODES,
+        };
+        build_all(&input, &self.which)
+    }
+}
+
 impl Machine {
     /// `build_all_zonelists(pgdat)`: for `new_node` (a node not yet online) only its own list,
     /// else every possible node; then `Built N zonelists...` and `Policy zone:`.
     /// `cpu_nodes` overrides which nodes count as having CPUs (none at boot).
     /// `total_override`: the boot call's early `Total pages` (before memblock frees memory).
     pub fn build_all_zonelists(&mut self, new_node: Option<u32>, cpu_nodes: Option<&Bitmap>, total_override: Option<u64>) {
+        let orders = self.zonelist_pass(new_node, cpu_nodes).run();
+        self.log_zonelists(orders, total_override);
+    }
+
+    /// The inputs of a `build_all_zonelists` pass ([`build_all_zonelists`](Self::build_all_zonelists)).
+    pub(crate) fn zonelist_pass(&self, new_node: Option<u32>, cpu_nodes: Option<&Bitmap>) -> ZonelistPass {
         let with_cpus = match cpu_nodes {
             Some(b) => b.clone(),
             None => self.nodes_with_online_cpus(),
@@ -44,13 +72,17 @@ impl Machine {
             }
             _ => self.nodes.possible.clone(),
         };
-        let input = ZonelistInput {
-            memory_nodes: &self.nodes.memory,
-            nodes_with_cpus: &with_cpus,
-            distance: &self.numa.distance,
-            max_numnodes: MAX_NUMNODES,
-        };
-        self.dmesg.push_fallback_orders(build_all(&input, &which));
+        ZonelistPass {
+            memory_nodes: self.nodes.memory.clone(),
+            with_cpus,
+            distance: self.numa.distance.clone(),
+            which,
+        }
+    }
+
+    /// The end of a `build_all_zonelists` pass: its fallback orders, policy zone and lines.
+    pub(crate) fn log_zonelists(&mut self, orders: FallbackOrders, total_override: Option<u64>) {
+        self.dmesg.push_fallback_orders(orders);
         // policy_zone: the highest managed non-Movable zone ever seen
         for pg in self.pgdat.values() {
             for z in [ZoneType::Dma, ZoneType::Dma32, ZoneType::Normal] {

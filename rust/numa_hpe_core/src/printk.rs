@@ -56,6 +56,14 @@ impl LogBuf {
         self.push_batch(orders);
     }
 
+    /// The lines of `later`, after these.
+    pub fn append(&mut self, later: LogBuf) {
+        self.lines.extend(later.lines);
+        if later.last_fallback.is_some() {
+            self.last_fallback = later.last_fallback;
+        }
+    }
+
     #[must_use]
     pub fn len(&self) -> usize {
         self.lines.len()

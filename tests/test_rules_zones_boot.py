@@ -98,3 +98,23 @@ def test_hot_add_valid_zones_with_boot_movable():
     m2 = boot("movable_node nokaslr", cpus=2, cores=2, node_mem=["6G"], node_cpus=[[0, 1]], maxmem="16G", slots=2)
     m2.add_memory(0x200000000, 256 << 20, 0)
     assert m2.read(f"{SYS}/memory/memory64/valid_zones") == "Movable Normal\n"
+
+
+def test_boot_log_order_zonelists_before_smp():
+    # start_kernel: setup_percpu, then build_all_zonelists (Fallback order..., Built N
+    # zonelists, Policy zone), then smp_init (smp: Brought up...) and the sched domains;
+    # the zonelist pass is computed beside smp_init but logged in this order.
+    m = boot(cpus=4, cores=4, node_mem=["4G", "4G"], node_cpus=[[0, 1], [2, 3]], cmdline="sched_verbose")
+    d = m.dmesg()
+    first = lambda prefix: next(i for i, line in enumerate(d) if line.startswith(prefix))  # noqa: E731
+    order = [
+        first("setup_percpu:"),
+        first("Fallback order for Node 0:"),
+        first("Fallback order for Node 1:"),
+        first("Built 2 zonelists"),
+        first("Policy zone:"),
+        first("smp: Brought up 2 nodes, 4 CPUs"),
+        first("CPU0 attaching sched-domain(s):"),
+    ]
+    assert order == sorted(order)
+    assert first("Built 2 zonelists") == first("Fallback order for Node 1:") + 1

@@ -134,6 +134,7 @@ impl Reference {
                 let lo = w.iter().position(|&x| x != 0).unwrap_or(0);
                 let hi = w.iter().rposition(|&x| x != 0).map_or(lo, |i| i + 1);
                 assert_eq!((lo, &w[lo..hi]), got.non_zero_words(cpu), "non-zero words of map {k} cpu {cpu}");
+                assert_eq!(want[cpu].nbits(), got.width(cpu), "width of map {k} cpu {cpu}");
             }
         }
         assert_eq!(self.booted_cores, m.booted_cores);

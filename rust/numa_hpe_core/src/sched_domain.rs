@@ -305,7 +305,7 @@ impl SchedDomains {
         per_cpu.resize_with(n, Vec::new);
         per_cpu.truncate(n);
         // The last build's raw-chain table is reused (a fresh one is page faults).
-        let kept = self.cache.last.take().map(|l| l.kept).unwrap_or_default();
+        let kept = self.cache.last.take().map(|l| l.kept.raw).unwrap_or_default();
         *self = build(input, spans, per_cpu, kept, trust_distances);
     }
 }
@@ -790,23 +790,38 @@ fn build(
         plain,
         walks,
         groups_at,
-        kept: {
-            kept.clear();
-            kept.resize(n * nl, Raw::NONE);
-            kept
-        },
-        kept_len: vec![0; n],
+        kept: KeptChains::default(),
     };
-    let mut f = DomainFactory::new(&last.levels, 2 * cpus.len());
-    let mut scratch = AttachScratch::default();
-    for &c in &cpus {
-        last.attach_cpu(c, spans, &mut f, &mut out.per_cpu[c], false, &mut scratch);
-    }
+    kept.clear();
+    kept.resize(n * nl, Raw::NONE);
+    let mut kept = KeptChains { raw: kept, len: vec![0; n] };
+    last.attach_all(&cpus, spans, &mut out.per_cpu, kept.rows(nl), PARALLEL_ATTACH_CPUS);
+    last.kept = kept;
     if out.warnings.is_empty() && all_known {
         out.cache.last = Some(Box::new(last));
     }
     out.cache.spans = Some(spans_box);
     out
+}
+
+/// From this many CPUs on a build attaches them on two threads (below, a thread costs more
+/// than it saves).
+pub(crate) const PARALLEL_ATTACH_CPUS: usize = 2048;
+
+#[cfg(test)]
+impl SchedDomains {
+    /// The domains of the last (clean) build attached again on one thread: what the
+    /// two-thread attach must equal.
+    pub(crate) fn attached_on_one_thread(&self) -> Vec<Vec<Arc<SchedDomain>>> {
+        let last = self.cache.last.as_ref().expect("a clean build");
+        let spans = self.cache.spans.as_ref().expect("a build");
+        let (n, nl) = (self.per_cpu.len(), last.levels.len());
+        let cpus: Vec<usize> = self.span.iter().collect();
+        let mut per_cpu = vec![Vec::new(); n];
+        let mut kept = KeptChains { raw: vec![Raw::NONE; n * nl], len: vec![0; n] };
+        last.attach_all(&cpus, spans, &mut per_cpu, kept.rows(nl), usize::MAX);
+        per_cpu
+    }
 }
 
 /// Each CPU's group list per level: `groups_at[level][cpu]` = (variant, number of groups).
@@ -860,9 +875,48 @@ pub(crate) struct LastBuild {
     pub plain: Vec<Option<PlainLevel>>,
     pub walks: Walks,
     pub groups_at: Vec<Vec<(Variant, u32)>>,
-    /// Each CPU's domains after degeneration: `kept[cpu * levels][..kept_len[cpu]]`.
-    pub kept: Vec<Raw>,
-    pub kept_len: Vec<u8>,
+    pub kept: KeptChains,
+}
+
+/// Each CPU's domains after degeneration: `raw[cpu * levels..][..len[cpu]]`.
+#[derive(Default)]
+pub(crate) struct KeptChains {
+    pub raw: Vec<Raw>,
+    pub len: Vec<u8>,
+}
+
+/// The rows of [`KeptChains`] of the CPUs from `first` on (one thread's share of them).
+pub(crate) struct KeptRows<'a> {
+    raw: &'a mut [Raw],
+    len: &'a mut [u8],
+    first: usize,
+    nl: usize,
+}
+
+impl KeptChains {
+    /// The rows of every CPU, for `nl` levels.
+    pub(crate) fn rows(&mut self, nl: usize) -> KeptRows<'_> {
+        KeptRows { raw: &mut self.raw, len: &mut self.len, first: 0, nl }
+    }
+}
+
+impl<'a> KeptRows<'a> {
+    /// The rows below CPU `cpu` and those from it on.
+    fn split_at(self, cpu: usize) -> (KeptRows<'a>, KeptRows<'a>) {
+        let k = cpu - self.first;
+        let (raw_a, raw_b) = self.raw.split_at_mut(k * self.nl);
+        let (len_a, len_b) = self.len.split_at_mut(k);
+        (
+            KeptRows { raw: raw_a, len: len_a, first: self.first, nl: self.nl },
+            KeptRows { raw: raw_b, len: len_b, first: cpu, nl: self.nl },
+        )
+    }
+
+    /// `cpu`'s kept domains (all `nl` slots) and their number.
+    fn row(&mut self, cpu: usize) -> (&mut [Raw], &mut u8) {
+        let k = cpu - self.first;
+        (&mut self.raw[k * self.nl..(k + 1) * self.nl], &mut self.len[k])
+    }
 }
 
 /// Buffers of [`LastBuild::attach_cpu`].
@@ -887,12 +941,14 @@ impl LastBuild {
     /// cpu_attach_domain for `cpu`: its raw chain, degenerated, as domain objects in `list`
     /// (which holds its previous ones). `ids_stable`: group list ids mean what they meant
     /// when `kept` was written, so an unchanged kept domain is the one already in `list`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn attach_cpu(
-        &mut self,
+        &self,
         cpu: usize,
         spans: &Spans,
         f: &mut DomainFactory,
         list: &mut Vec<Arc<SchedDomain>>,
+        kept: &mut KeptRows<'_>,
         ids_stable: bool,
         t: &mut AttachScratch,
     ) {
@@ -914,9 +970,8 @@ impl LastBuild {
             });
         }
         degenerate(&mut t.chain);
-        let nl = self.levels.len();
-        let old = &mut self.kept[cpu * nl..(cpu + 1) * nl];
-        let old_len = if ids_stable { usize::from(self.kept_len[cpu]) } else { 0 };
+        let (old, kept_len) = kept.row(cpu);
+        let old_len = if ids_stable { usize::from(*kept_len) } else { 0 };
         // In place: a domain that stays the same allocation is not touched (no refcount
         // traffic for what did not change).
         for (p, r) in t.chain.iter().enumerate() {
@@ -932,7 +987,40 @@ impl LastBuild {
         }
         list.truncate(t.chain.len());
         old[..t.chain.len()].copy_from_slice(&t.chain);
-        self.kept_len[cpu] = t.chain.len() as u8;
+        *kept_len = t.chain.len() as u8;
+    }
+
+    /// [`LastBuild::attach_cpu`] of every CPU of `cpus` (ascending) at a build. Large maps are
+    /// attached by two threads, each with its own factory: equal domains of the two halves
+    /// are then two equal objects (as the kernel's per-CPU domains are anyway).
+    fn attach_all(
+        &self,
+        cpus: &[usize],
+        spans: &Spans,
+        per_cpu: &mut [Vec<Arc<SchedDomain>>],
+        kept: KeptRows<'_>,
+        parallel_from: usize,
+    ) {
+        let attach = |cpus: &[usize], per_cpu: &mut [Vec<Arc<SchedDomain>>], first: usize, mut kept: KeptRows<'_>| {
+            let mut f = DomainFactory::new(&self.levels, 2 * cpus.len());
+            let mut t = AttachScratch::default();
+            for &c in cpus {
+                self.attach_cpu(c, spans, &mut f, &mut per_cpu[c - first], &mut kept, false, &mut t);
+            }
+        };
+        if cpus.len() < parallel_from {
+            attach(cpus, per_cpu, 0, kept);
+            return;
+        }
+        let (low, high) = cpus.split_at(cpus.len() / 2);
+        let mid = high[0];
+        let (per_low, per_high) = per_cpu.split_at_mut(mid);
+        let (kept_low, kept_high) = kept.split_at(mid);
+        std::thread::scope(|s| {
+            let other = s.spawn(|| attach(high, per_high, mid, kept_high));
+            attach(low, per_low, 0, kept_low);
+            other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        });
     }
 }
 
@@ -943,17 +1031,17 @@ impl LastBuild {
     /// and the new top stays unless it is degenerate against the one below. False when this
     /// does not apply (nothing is changed then).
     pub(crate) fn attach_top_only(
-        &mut self,
+        &self,
         cpu: usize,
         low: usize,
         spans: &Spans,
         f: &mut DomainFactory,
         list: &mut [Arc<SchedDomain>],
+        kept: &mut KeptRows<'_>,
     ) -> bool {
-        let nl = self.levels.len();
-        let len = usize::from(self.kept_len[cpu]);
-        let at = cpu * nl + len;
-        if len < 2 || list.len() != len || self.kept[at - 1].level as usize != low {
+        let (row, kept_len) = kept.row(cpu);
+        let len = usize::from(*kept_len);
+        if len < 2 || list.len() != len || row[len - 1].level as usize != low {
             return false;
         }
         let s = self.chains.span_at[low][cpu];
@@ -970,14 +1058,14 @@ impl LastBuild {
             groups,
             mask_w: spans.weight[self.mask_ids[low][cpu] as usize],
         };
-        if sd_parent_degenerate(&self.kept[at - 2], &r) {
+        if sd_parent_degenerate(&row[len - 2], &r) {
             return false;
         }
         let d = f.domain(len - 1, &r, list.last(), spans, &self.plain, &self.walks.groups);
         if !Arc::ptr_eq(&list[len - 1], d) {
             list[len - 1] = Arc::clone(d);
         }
-        self.kept[at - 1] = r;
+        row[len - 1] = r;
         true
     }
 }

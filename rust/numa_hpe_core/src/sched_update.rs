@@ -298,17 +298,20 @@ pub(crate) fn update_after_cpu_change(
     // Few distinct domains change: mostly the top level's, one per group of the CPUs.
     let mut f = DomainFactory::new(levels, 64);
     let mut t = AttachScratch::default();
+    let mut kept = std::mem::take(&mut lb.kept);
     if !online {
         per_cpu[x].clear();
-        lb.kept_len[x] = 0;
+        kept.len[x] = 0;
     }
+    let mut rows = kept.rows(nl);
     for &c in &cpus {
         if low[c] != NONE as usize
-            && !lb.attach_top_only(c, low[c], spans, &mut f, &mut per_cpu[c])
+            && !lb.attach_top_only(c, low[c], spans, &mut f, &mut per_cpu[c], &mut rows)
         {
-            lb.attach_cpu(c, spans, &mut f, &mut per_cpu[c], true, &mut t);
+            lb.attach_cpu(c, spans, &mut f, &mut per_cpu[c], &mut rows, true, &mut t);
         }
     }
+    lb.kept = kept;
     *root = map;
     true
 }
@@ -419,6 +422,15 @@ mod tests {
         on.clear(2);
         let full = build_on(&sib, &on, &mut d, true);
         assert_eq!(d, full);
+    }
+
+    #[test]
+    fn two_thread_attach_equals_one_thread() {
+        let n = 4096;
+        assert!(n >= crate::sched_domain::PARALLEL_ATTACH_CPUS);
+        let (_, _, _, d) = booted(n, 2, 8);
+        assert!(d.per_cpu.iter().all(|l| l.len() >= 2), "SMT, MC and NUMA domains");
+        assert_eq!(d.per_cpu, d.attached_on_one_thread());
     }
 
     #[test]

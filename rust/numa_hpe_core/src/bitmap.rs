@@ -230,32 +230,7 @@ impl Bitmap {
     /// digits its `nbits % 32` bits need, the rest to 8 digits, joined by `,`.
     #[must_use]
     pub fn format_mask(&self) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        if self.nbits == 0 {
-            return String::new();
-        }
-        let nchunks = self.nbits.div_ceil(32);
-        // Table-driven hex digits: masks of 8192-CPU machines have 256 chunks and are
-        // formatted tens of thousands of times by an export.
-        let mut out: Vec<u8> = Vec::with_capacity(nchunks * 9);
-        for c in (0..nchunks).rev() {
-            let w = self.words[c / 2];
-            let chunk = if c % 2 == 0 { w & 0xffff_ffff } else { w >> 32 };
-            let digits = if c == nchunks - 1 {
-                let bits = match self.nbits % 32 {
-                    0 => 32,
-                    r => r,
-                };
-                bits.div_ceil(4)
-            } else {
-                out.push(b',');
-                8
-            };
-            for d in (0..digits).rev() {
-                out.push(HEX[((chunk >> (4 * d)) & 0xf) as usize]);
-            }
-        }
-        String::from_utf8(out).unwrap_or_default()
+        format_mask(self.nbits, |k| self.words[k])
     }
 
     /// Parse a `%*pbl`-style list (`0-3,8`, also `a-b:g/w` groups are not accepted) into a
@@ -299,6 +274,36 @@ fn iter_words(lo: usize, words: &[u64]) -> impl Iterator<Item = usize> + '_ {
             })
         })
     })
+}
+
+/// `%*pb` of `nbits` bits whose word `k` is `word(k)`.
+fn format_mask(nbits: usize, word: impl Fn(usize) -> u64) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    if nbits == 0 {
+        return String::new();
+    }
+    let nchunks = nbits.div_ceil(32);
+    // Table-driven hex digits: masks of 8192-CPU machines have 256 chunks and are
+    // formatted tens of thousands of times by an export.
+    let mut out: Vec<u8> = Vec::with_capacity(nchunks * 9);
+    for c in (0..nchunks).rev() {
+        let w = word(c / 2);
+        let chunk = if c % 2 == 0 { w & 0xffff_ffff } else { w >> 32 };
+        let digits = if c == nchunks - 1 {
+            let bits = match nbits % 32 {
+                0 => 32,
+                r => r,
+            };
+            bits.div_ceil(4)
+        } else {
+            out.push(b',');
+            8
+        };
+        for d in (0..digits).rev() {
+            out.push(HEX[((chunk >> (4 * d)) & 0xf) as usize]);
+        }
+    }
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// `%*pbl` of ascending bits: runs `a` or `a-b` joined by `,`.
@@ -360,6 +365,13 @@ impl SpanWords {
             SpanWords::Heap(w) => w,
         }
     }
+
+    fn as_mut_slice(&mut self) -> &mut [u64] {
+        match self {
+            SpanWords::Inline(n, w) => &mut w[..usize::from(*n)],
+            SpanWords::Heap(w) => w,
+        }
+    }
 }
 
 impl SpanMask {
@@ -378,6 +390,62 @@ impl SpanMask {
     #[must_use]
     pub fn from_bitmap(b: &Bitmap) -> Self {
         SpanMask::from_range(b.nbits, 0, &b.words)
+    }
+
+    /// No bits of `nbits`.
+    #[must_use]
+    pub fn empty(nbits: usize) -> Self {
+        SpanMask::from_range(nbits, 0, &[])
+    }
+
+    /// Set (`on`) or clear bit `b` (ignored when >= nbits). In place while the bit's word is
+    /// within the range and stays non-zero at its ends.
+    pub fn assign(&mut self, b: usize, on: bool) {
+        let (lo, hi) = self.word_range();
+        let k = b / 64;
+        if b >= self.nbits() || (!on && !(lo..hi).contains(&k)) {
+            return;
+        }
+        if !(lo..hi).contains(&k) {
+            *self = self.with_bits([b], true);
+            return;
+        }
+        let w = &mut self.words.as_mut_slice()[k - lo];
+        if on {
+            *w |= 1 << (b % 64);
+        } else {
+            *w &= !(1 << (b % 64));
+            if *w == 0 && (k == lo || k + 1 == hi) {
+                *self = SpanMask::from_range(self.nbits(), lo, self.words());
+            }
+        }
+    }
+
+    /// This mask with `bits` set (`on`) or cleared; bits >= nbits are ignored.
+    #[must_use]
+    pub fn with_bits(&self, bits: impl IntoIterator<Item = usize>, on: bool) -> Self {
+        let nbits = self.nbits();
+        let bits: Vec<usize> = bits.into_iter().filter(|&b| b < nbits).collect();
+        let (mut lo, mut hi) = self.word_range();
+        if on {
+            for &b in &bits {
+                if lo == hi {
+                    (lo, hi) = (b / 64, b / 64 + 1);
+                }
+                (lo, hi) = (lo.min(b / 64), hi.max(b / 64 + 1));
+            }
+        }
+        let mut w: Vec<u64> = (lo..hi).map(|k| self.word(k)).collect();
+        for b in bits {
+            if let Some(x) = (b / 64).checked_sub(lo).and_then(|k| w.get_mut(k)) {
+                if on {
+                    *x |= 1 << (b % 64);
+                } else {
+                    *x &= !(1 << (b % 64));
+                }
+            }
+        }
+        SpanMask::from_range(nbits, lo, &w)
     }
 
     #[must_use]
@@ -466,6 +534,12 @@ impl SpanMask {
     pub fn format_list(&self) -> String {
         format_list(self.iter())
     }
+
+    /// `%*pb` (at its full width).
+    #[must_use]
+    pub fn format_mask(&self) -> String {
+        format_mask(self.nbits(), |k| self.word(k))
+    }
 }
 
 fn bad_list(s: &str) -> crate::error::HpeError {
@@ -500,6 +574,47 @@ mod tests {
         assert!(empty.is_empty() && empty.is_subset(&t) && empty.first().is_none());
         assert_eq!(empty.to_bitmap(), Bitmap::new(300));
         assert_eq!(SpanMask::from_range(300, 2, &[0, 1 << 3, 0]), SpanMask::from_bitmap(&Bitmap::from_bits(300, [195])));
+    }
+
+    proptest::proptest! {
+        /// Bit by bit (`assign`) or in batches (`with_bits`), a SpanMask holds what a Bitmap
+        /// does, its first and last stored words non-zero, and formats the same.
+        #[test]
+        fn span_mask_updates_match_bitmap(
+            nbits in 1usize..400,
+            ops in proptest::collection::vec((0usize..420, proptest::bool::ANY), 0..60),
+        ) {
+            let (mut b, mut s, mut t) = (Bitmap::new(nbits), SpanMask::empty(nbits), SpanMask::empty(nbits));
+            for chunk in ops.chunks(3) {
+                for &(bit, on) in chunk {
+                    if bit < nbits {
+                        b.assign(bit, on);
+                    }
+                    s.assign(bit, on);
+                }
+                for on in [true, false] {
+                    t = t.with_bits(chunk.iter().filter(|o| o.1 == on).map(|o| o.0), on);
+                }
+                proptest::prop_assert_eq!(s.to_bitmap(), b.clone());
+                let w = s.words();
+                proptest::prop_assert!(w.is_empty() || (w[0] != 0 && w[w.len() - 1] != 0));
+                proptest::prop_assert_eq!(s.format_mask(), b.format_mask());
+                proptest::prop_assert_eq!(s.format_list(), b.format_list());
+            }
+            // Batches set their bits, then clear theirs: the last op of a bit in a chunk
+            // does not always win, so compare with a bitmap updated the same way.
+            let mut bb = Bitmap::new(nbits);
+            for chunk in ops.chunks(3) {
+                for on in [true, false] {
+                    for &(bit, o) in chunk {
+                        if o == on && bit < nbits {
+                            bb.assign(bit, on);
+                        }
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(t.to_bitmap(), bb);
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::bitmap::Bitmap;
+use crate::bitmap::{Bitmap, SpanMask};
 use crate::printk::LineBuilder;
 
 /// What CPUID / firmware says about one logical CPU.
@@ -56,33 +56,25 @@ impl CpuIds {
 }
 
 /// Per-CPU cpumasks of `nr_cpu_ids` bits where CPUs with the same mask share one allocation
-/// (sibling maps are per core / LLC / package: few distinct masks, not one per CPU).
-/// `masks[cpu]` is the mask of `cpu`; updates are copy-on-write. Serializes as the list of
-/// masks (the former `Vec<Bitmap>` format); sharing is restored on load.
+/// (sibling maps are per core / LLC / package: few distinct masks, not one per CPU), each
+/// stored as its non-zero words (a [`SpanMask`]: a few bits of up to 8192). `masks[cpu]` is
+/// the mask of `cpu`; updates are copy-on-write. Serializes as the list of masks (the former
+/// `Vec<Bitmap>` format); sharing is restored on load.
 #[derive(Clone, Debug, Default)]
 pub struct CpuMasks {
     /// Slot of each CPU's mask in `pool` (slot 0: the empty mask).
     slot: Vec<u32>,
-    /// The distinct masks; never-shared slots may change in place.
-    pool: Vec<Arc<Bitmap>>,
+    /// The distinct masks.
+    pool: Vec<Arc<SpanMask>>,
     /// Number of CPUs using each slot (0: free).
     users: Vec<u32>,
-    /// Lowest set bit of each slot's mask (u32::MAX when empty).
+    /// Lowest set bit (u32::MAX when empty) and weight of each slot's mask: read without
+    /// touching the masks.
     firsts: Vec<u32>,
-    /// Weight of each slot's mask, kept up to date bit by bit (a popcount walks every word).
     weights: Vec<u32>,
-    /// Each slot's word holding its first bit, and its width: with the first bit and the
-    /// weight they describe most masks without reading them (a 1 KiB allocation apiece
-    /// at 8192 CPUs, cold in the cache when the scheduler reads them all).
-    first_words: Vec<u64>,
-    widths: Vec<u32>,
     free: Vec<u32>,
     /// (slot, CPU) pairs of the masks an `assign_bit` changes (kept to reuse the allocation).
     scratch: Vec<(u32, usize)>,
-}
-
-fn first_of(b: &Bitmap) -> u32 {
-    b.first().map_or(u32::MAX, |f| f as u32)
 }
 
 const EMPTY: u32 = 0;
@@ -93,12 +85,10 @@ impl CpuMasks {
     pub fn new(n: usize) -> Self {
         CpuMasks {
             slot: vec![EMPTY; n],
-            pool: vec![Arc::new(Bitmap::new(n))],
+            pool: vec![Arc::new(SpanMask::empty(n))],
             users: vec![0],
             firsts: vec![u32::MAX],
             weights: vec![0],
-            first_words: vec![0],
-            widths: vec![n as u32],
             free: Vec::new(),
             scratch: Vec::new(),
         }
@@ -115,43 +105,27 @@ impl CpuMasks {
     }
 
     /// The masks in CPU order.
-    pub fn iter(&self) -> impl Iterator<Item = &Bitmap> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = &SpanMask> + '_ {
         self.slot.iter().map(|&s| &*self.pool[s as usize])
     }
 
     /// The shared mask of `cpu` (pointer-equal masks are equal).
     #[must_use]
-    pub fn shared(&self, cpu: usize) -> &Arc<Bitmap> {
+    pub fn shared(&self, cpu: usize) -> &Arc<SpanMask> {
         &self.pool[self.slot[cpu] as usize]
     }
 
-    /// The non-zero words of `cpu`'s mask and the index of the first. Only those words are
-    /// read (the mask's first bit and weight bound them): a sibling mask of a large
-    /// machine is a few bits in a 1 KiB bitmap.
+    /// The non-zero words of `cpu`'s mask and the index of the first.
     #[must_use]
     pub fn non_zero_words(&self, cpu: usize) -> (usize, &[u64]) {
-        let s = self.slot[cpu] as usize;
-        let (first, mut left) = (self.firsts[s], self.weights[s]);
-        if first == u32::MAX {
-            return (0, &[]);
-        }
-        if self.first_words[s].count_ones() == left {
-            return (first as usize / 64, std::slice::from_ref(&self.first_words[s]));
-        }
-        let w = self.pool[s].words();
-        let lo = first as usize / 64;
-        let mut hi = lo;
-        while left > 0 && hi < w.len() {
-            left = left.saturating_sub(w[hi].count_ones());
-            hi += 1;
-        }
-        (lo, &w[lo..hi])
+        let m = self.shared(cpu);
+        (m.word_range().0, m.words())
     }
 
     /// Width in bits of `cpu`'s mask.
     #[must_use]
     pub fn width(&self, cpu: usize) -> usize {
-        self.widths[self.slot[cpu] as usize] as usize
+        self.shared(cpu).nbits()
     }
 
     /// Lowest CPU of `cpu`'s mask (`cpumask_first`).
@@ -167,35 +141,28 @@ impl CpuMasks {
         self.weights[self.slot[cpu] as usize] as usize
     }
 
-    /// A new slot holding `b` whose first bit and weight are `fw`.
-    fn alloc(&mut self, b: Bitmap, fw: (u32, u32)) -> u32 {
-        match self.free.pop() {
-            Some(s) => {
-                self.pool[s as usize] = Arc::new(b);
-                (self.firsts[s as usize], self.weights[s as usize]) = fw;
-                self.note(s);
-                s
-            }
-            None => {
-                self.pool.push(Arc::new(b));
-                self.users.push(0);
-                self.firsts.push(fw.0);
-                self.weights.push(fw.1);
-                self.first_words.push(0);
-                self.widths.push(0);
-                let s = (self.pool.len() - 1) as u32;
-                self.note(s);
-                s
-            }
-        }
+    /// Note the first bit and weight of slot `s`'s mask after it changed.
+    fn recount(&mut self, s: u32) {
+        let (si, m) = (s as usize, &self.pool[s as usize]);
+        self.firsts[si] = m.first().map_or(u32::MAX, |f| f as u32);
+        self.weights[si] = m.weight() as u32;
     }
 
-    /// Refresh slot `s`'s first word and width after its mask or first bit changed.
-    fn note(&mut self, s: u32) {
-        let (si, b) = (s as usize, &self.pool[s as usize]);
-        let first = self.firsts[si];
-        self.first_words[si] = if first == u32::MAX { 0 } else { b.words()[first as usize / 64] };
-        self.widths[si] = b.nbits() as u32;
+    /// A new slot holding `m`.
+    fn alloc(&mut self, m: SpanMask) -> u32 {
+        let s = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.pool.push(Arc::clone(&self.pool[EMPTY as usize]));
+                self.users.push(0);
+                self.firsts.push(u32::MAX);
+                self.weights.push(0);
+                (self.pool.len() - 1) as u32
+            }
+        };
+        self.pool[s as usize] = Arc::new(m);
+        self.recount(s);
+        s
     }
 
     /// Point `cpu` at slot `s`.
@@ -210,7 +177,6 @@ impl CpuMasks {
                 self.pool[old as usize] = Arc::clone(&self.pool[EMPTY as usize]);
                 self.firsts[old as usize] = u32::MAX;
                 self.weights[old as usize] = 0;
-                self.note(old);
                 self.free.push(old);
             }
         }
@@ -221,7 +187,7 @@ impl CpuMasks {
     }
 
     /// Set (`on`) or clear `bits` in the mask of the `n` CPUs `members` (all in slot `s`): in
-    /// place when they are its only users, else in a copy they move to.
+    /// its slot when they are its only users, else in a new slot they move to.
     fn modify(
         &mut self,
         s: u32,
@@ -231,39 +197,17 @@ impl CpuMasks {
         on: bool,
     ) {
         let si = s as usize;
-        let in_place = s != EMPTY && self.users[si] as usize == n;
-        let t = if in_place {
-            s
+        if s != EMPTY && self.users[si] as usize == n {
+            let m = Arc::make_mut(&mut self.pool[si]);
+            for b in bits {
+                m.assign(b, on);
+            }
+            self.recount(s);
         } else {
-            // a first mask starts zeroed (calloc), not as a copy of the empty one
-            let copy = if s == EMPTY { Bitmap::new(self.pool[si].nbits()) } else { (*self.pool[si]).clone() };
-            self.alloc(copy, (self.firsts[si], self.weights[si]))
-        };
-        let ti = t as usize;
-        let (mut first, mut weight) = (self.firsts[ti], self.weights[ti]);
-        let b = Arc::make_mut(&mut self.pool[ti]);
-        let mut first_cleared = false;
-        for bit in bits {
-            if bit >= b.nbits() || b.test(bit) == on {
-                continue;
-            }
-            b.assign(bit, on);
-            if on {
-                weight += 1;
-                first = first.min(bit as u32);
-            } else {
-                weight -= 1;
-                first_cleared |= bit as u32 == first;
-            }
-        }
-        if first_cleared {
-            first = first_of(b);
-        }
-        (self.firsts[ti], self.weights[ti]) = (first, weight);
-        self.note(t);
-        if !in_place {
-            for m in members {
-                self.point(m, t);
+            let m = self.pool[si].with_bits(bits, on);
+            let t = self.alloc(m);
+            for c in members {
+                self.point(c, t);
             }
         }
     }
@@ -329,10 +273,9 @@ impl CpuMasks {
                 return false;
             }
         }
-        Arc::make_mut(&mut self.pool[si]).set(cpu);
+        Arc::make_mut(&mut self.pool[si]).assign(cpu, true);
         self.weights[si] += 1;
         self.firsts[si] = self.firsts[si].min(cpu as u32);
-        self.note(s);
         self.point(cpu, s);
         true
     }
@@ -357,8 +300,8 @@ impl CpuMasks {
 }
 
 impl std::ops::Index<usize> for CpuMasks {
-    type Output = Bitmap;
-    fn index(&self, cpu: usize) -> &Bitmap {
+    type Output = SpanMask;
+    fn index(&self, cpu: usize) -> &SpanMask {
         &self.pool[self.slot[cpu] as usize]
     }
 }
@@ -377,7 +320,7 @@ impl Eq for CpuMasks {}
 
 impl serde::Serialize for CpuMasks {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.iter())
+        s.collect_seq(self.iter().map(SpanMask::to_bitmap))
     }
 }
 
@@ -394,8 +337,7 @@ impl<'de> serde::Deserialize<'de> for CpuMasks {
             let s = match seen.get(&b) {
                 Some(&s) => s,
                 None => {
-                    let fw = (first_of(&b), b.weight() as u32);
-                    let s = m.alloc(b.clone(), fw);
+                    let s = m.alloc(SpanMask::from_bitmap(&b));
                     seen.insert(b, s);
                     s
                 }

@@ -508,7 +508,7 @@ fn level_masks(
     // reads and interns it once.
     let sibling_level = |spans: &mut Spans, maps: &CpuMasks| -> Vec<u32> {
         let mut v = vec![NONE; n];
-        let mut last: (*const Bitmap, Option<(usize, &[u64])>, u32) = (std::ptr::null(), None, NONE);
+        let mut last: (*const SpanMask, Option<(usize, &[u64])>, u32) = (std::ptr::null(), None, NONE);
         for &c in cpus {
             let p = if c < maps.len() { Arc::as_ptr(maps.shared(c)) } else { std::ptr::null() };
             if p != last.0 || p.is_null() {

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use numa_hpe_core::bitmap::Bitmap;
+use numa_hpe_core::bitmap::{Bitmap, SpanMask};
 use numa_hpe_core::cpu_topology::{CpuIds, SiblingMaps};
 use numa_hpe_core::sched_domain::{build_sched_domains, rebuild_lines, SchedInput};
 
@@ -74,8 +74,8 @@ fn build_8192_cpus_1024_nodes() {
     let (mut sib, sib_t) = boot_siblings(&ids);
     let mut warn = Vec::new();
     for c in (0..CPUS).step_by(97) {
-        let core = Bitmap::from_bits(CPUS, [c & !1, c | 1]);
-        let pkg = Bitmap::from_bits(CPUS, (c & !7)..(c & !7) + 8);
+        let core = SpanMask::from_bitmap(&Bitmap::from_bits(CPUS, [c & !1, c | 1]));
+        let pkg = SpanMask::from_bitmap(&Bitmap::from_bits(CPUS, (c & !7)..(c & !7) + 8));
         assert_eq!((&sib.smt[c], &sib.cluster[c]), (&core, &core));
         assert_eq!(
             (&sib.llc[c], &sib.die[c], &sib.package[c]),

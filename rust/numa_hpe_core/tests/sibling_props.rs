@@ -127,7 +127,7 @@ impl Reference {
         let got = [&m.smt, &m.llc, &m.cluster, &m.die, &m.package];
         for (k, (want, got)) in self.maps.iter().zip(got).enumerate() {
             for cpu in 0..want.len() {
-                assert_eq!(want[cpu], got[cpu], "map {k} cpu {cpu}");
+                assert_eq!(want[cpu], got[cpu].to_bitmap(), "map {k} cpu {cpu}");
                 assert_eq!(want[cpu].first(), got.first(cpu), "first of map {k} cpu {cpu}");
                 assert_eq!(want[cpu].weight(), got.weight(cpu), "weight of map {k} cpu {cpu}");
                 let w = want[cpu].words();

@@ -239,7 +239,7 @@ impl Machine {
         // start_kernel builds the zonelists before any CPU is in a node's cpumask. The pass
         // reads only memory nodes and distances: it runs on a second thread beside smp_init,
         // whose lines are logged after its own.
-        let pass = m.zonelist_pass(None, Some(&Bitmap::new(MAX_NUMNODES as usize)));
+        let pass = m.zonelist_pass(None, Some(&Bitmap::new(MAX_NUMNODES as usize))).into_owned();
         let log = std::mem::take(&mut m.dmesg);
         let orders = std::thread::scope(|s| {
             let zonelists = s.spawn(|| pass.run());

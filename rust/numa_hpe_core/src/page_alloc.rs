@@ -3,6 +3,8 @@
 //! `policy_zone`, and the zone watermarks (`init_per_zone_wmark_min`,
 //! `__setup_per_zone_wmarks`).
 
+use std::borrow::Cow;
+
 use crate::bitmap::Bitmap;
 use crate::firmware::MAX_NUMNODES;
 use crate::machine::Machine;
@@ -29,15 +31,26 @@ fn int_sqrt(x: u64) -> u64 {
     r
 }
 
-/// What a `build_all_zonelists` pass reads, owned: the boot pass runs beside `smp_init`.
-pub(crate) struct ZonelistPass {
-    memory_nodes: Bitmap,
+/// What a `build_all_zonelists` pass reads: borrowed from the machine, or owned
+/// ([`ZonelistPass::into_owned`]) for the boot pass, which runs beside `smp_init`.
+pub(crate) struct ZonelistPass<'a> {
+    memory_nodes: Cow<'a, Bitmap>,
     with_cpus: Bitmap,
-    distance: DistanceTable,
+    distance: Cow<'a, DistanceTable>,
     which: Bitmap,
 }
 
-impl ZonelistPass {
+impl ZonelistPass<'_> {
+    /// The pass with its own copy of the machine's memory nodes and distances.
+    pub(crate) fn into_owned(self) -> ZonelistPass<'static> {
+        ZonelistPass {
+            memory_nodes: Cow::Owned(self.memory_nodes.into_owned()),
+            with_cpus: self.with_cpus,
+            distance: Cow::Owned(self.distance.into_owned()),
+            which: self.which,
+        }
+    }
+
     /// Every node's fallback order.
     pub(crate) fn run(&self) -> FallbackOrders {
         let input = ZonelistInput {
@@ -61,7 +74,7 @@ impl Machine {
     }
 
     /// The inputs of a `build_all_zonelists` pass ([`build_all_zonelists`](Self::build_all_zonelists)).
-    pub(crate) fn zonelist_pass(&self, new_node: Option<u32>, cpu_nodes: Option<&Bitmap>) -> ZonelistPass {
+    pub(crate) fn zonelist_pass(&self, new_node: Option<u32>, cpu_nodes: Option<&Bitmap>) -> ZonelistPass<'_> {
         let with_cpus = match cpu_nodes {
             Some(b) => b.clone(),
             None => self.nodes_with_online_cpus(),
@@ -73,9 +86,9 @@ impl Machine {
             _ => self.nodes.possible.clone(),
         };
         ZonelistPass {
-            memory_nodes: self.nodes.memory.clone(),
+            memory_nodes: Cow::Borrowed(&self.nodes.memory),
             with_cpus,
-            distance: self.numa.distance.clone(),
+            distance: Cow::Borrowed(&self.numa.distance),
             which,
         }
     }

@@ -115,19 +115,6 @@ impl CpuMasks {
         &self.pool[self.slot[cpu] as usize]
     }
 
-    /// The non-zero words of `cpu`'s mask and the index of the first.
-    #[must_use]
-    pub fn non_zero_words(&self, cpu: usize) -> (usize, &[u64]) {
-        let m = self.shared(cpu);
-        (m.word_range().0, m.words())
-    }
-
-    /// Width in bits of `cpu`'s mask.
-    #[must_use]
-    pub fn width(&self, cpu: usize) -> usize {
-        self.shared(cpu).nbits()
-    }
-
     /// Lowest CPU of `cpu`'s mask (`cpumask_first`).
     #[must_use]
     pub fn first(&self, cpu: usize) -> Option<usize> {

@@ -477,7 +477,8 @@ pub(crate) fn sibling_mask_id(spans: &mut Spans, maps: &CpuMasks, cpu: usize, n:
 /// The non-zero words of `cpu`'s mask in `maps` (and the first's index) when it is a
 /// full-width mask.
 fn full_width_words(maps: &CpuMasks, cpu: usize, n: usize) -> Option<(usize, &[u64])> {
-    (cpu < maps.len() && maps.width(cpu) == n).then(|| maps.non_zero_words(cpu))
+    let m = (cpu < maps.len()).then(|| maps.shared(cpu).as_ref())?;
+    (m.nbits() == n).then(|| (m.word_range().0, m.words()))
 }
 
 /// Bit `cpu` is set in the words `w` starting at word `lo`.

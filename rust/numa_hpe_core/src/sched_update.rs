@@ -338,6 +338,17 @@ mod tests {
     use crate::cpu_topology::{CpuIds, SiblingMaps};
     use crate::sched_domain::{build_sched_domains, SchedDomains};
 
+    /// Bring `cpu` up (`set_cpu_sibling_map`, then online) or take it down.
+    fn set_online(ids: &[CpuIds], sib: &mut SiblingMaps, on: &mut Bitmap, cpu: usize, online: bool) {
+        if online {
+            sib.set_cpu_sibling_map(cpu, ids, on, &mut Vec::new());
+            on.set(cpu);
+        } else {
+            sib.remove_siblinginfo(cpu);
+            on.clear(cpu);
+        }
+    }
+
     /// CPUs 0..n, `threads` per core, `per_node` per package = node; the listed CPUs online.
     fn numa_machine(n: usize, threads: u32, per_node: usize, online: &[usize]) -> (Vec<CpuIds>, SiblingMaps, Bitmap) {
         let cores = per_node as u32 / threads;
@@ -360,8 +371,7 @@ mod tests {
         let mut sib = SiblingMaps::new(n);
         let mut on = Bitmap::new(n);
         for &c in online {
-            sib.set_cpu_sibling_map(c, &ids, &on, &mut Vec::new());
-            on.set(c);
+            set_online(&ids, &mut sib, &mut on, c, true);
         }
         sib.smp_cpus_done();
         (ids, sib, on)
@@ -414,12 +424,10 @@ mod tests {
         let (ids, mut sib, mut on) = machine(4, 1, &[0, 1, 2]);
         let mut d = SchedDomains::default();
         build_on(&sib, &on, &mut d, false);
-        sib.set_cpu_sibling_map(3, &ids, &on, &mut Vec::new());
-        on.set(3);
+        set_online(&ids, &mut sib, &mut on, 3, true);
         let full = build_on(&sib, &on, &mut d, true);
         assert_eq!(d, full);
-        sib.remove_siblinginfo(2);
-        on.clear(2);
+        set_online(&ids, &mut sib, &mut on, 2, false);
         let full = build_on(&sib, &on, &mut d, true);
         assert_eq!(d, full);
     }
@@ -438,8 +446,7 @@ mod tests {
         let (ids, mut sib, mut on) = machine(2, 1, &[0]);
         let mut d = SchedDomains::default();
         build_on(&sib, &on, &mut d, false);
-        sib.set_cpu_sibling_map(1, &ids, &on, &mut Vec::new());
-        on.set(1);
+        set_online(&ids, &mut sib, &mut on, 1, true);
         let full = build_on(&sib, &on, &mut d, true);
         assert_eq!(d, full);
     }
@@ -463,13 +470,7 @@ mod tests {
         let mut updated = 0;
         for cpu in 1..n {
             for online in [false, true] {
-                if online {
-                    sib.set_cpu_sibling_map(cpu, &ids, &on, &mut Vec::new());
-                    on.set(cpu);
-                } else {
-                    sib.remove_siblinginfo(cpu);
-                    on.clear(cpu);
-                }
+                set_online(&ids, &mut sib, &mut on, cpu, online);
                 let (was_update, full) = build_numa(&sib, &on, &mut d, true, per_node);
                 updated += usize::from(was_update);
                 assert_eq!(d, full, "cpu{cpu} online={online}");
@@ -484,10 +485,9 @@ mod tests {
     #[test]
     fn last_cpu_of_a_node_takes_the_full_build() {
         let (n, per_node) = (16, 4);
-        let (_, mut sib, mut on, mut d) = booted(n, 1, per_node);
+        let (ids, mut sib, mut on, mut d) = booted(n, 1, per_node);
         for cpu in 4..8 {
-            sib.remove_siblinginfo(cpu);
-            on.clear(cpu);
+            set_online(&ids, &mut sib, &mut on, cpu, false);
             let (was_update, full) = build_numa(&sib, &on, &mut d, true, per_node);
             assert_eq!(was_update, cpu != 7, "cpu{cpu}");
             assert_eq!(d, full);
